@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DataUploaderConfig(AppConfig):
+    name = "datauploader"
+    verbose_name = "Data uploader"

@@ -1,0 +1,237 @@
+"""Settings for the Open Humans uploader for Moves.
+
+Every value comes from the environment (see README.md for the table), read
+through the typed helpers in ``demotemplate.env``. Application code reads
+``django.conf.settings``, never ``os.environ``.
+"""
+
+from pathlib import Path
+from urllib.parse import urljoin
+
+import dj_database_url
+import xstatic.pkg.leaflet
+from django.core.exceptions import ImproperlyConfigured
+
+from datauploader.ratelimit import AtomicRespectfulRequester
+from demotemplate.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# --- Core -----------------------------------------------------------------
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    SECRET_KEY = "insecure-development-key-only-for-debug-mode"
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+APP_BASE_URL = env_str("APP_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "open_humans",
+    "main",
+    "datauploader",
+]
+
+SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", False)
+if SANDBOX_ENABLED:
+    INSTALLED_APPS.append("sandbox")
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "demotemplate.urls"
+WSGI_APPLICATION = "demotemplate.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Leaflet comes from the XStatic-Leaflet package and is served by whitenoise, no CDN.
+STATICFILES_DIRS = [("leaflet", xstatic.pkg.leaflet.BASE_DIR)]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+LOGIN_URL = "/"
+
+# --- Security (production defaults; see README "Security") ---------------
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# Fernet keys (comma separated, newest first) that encrypt OAuth tokens at
+# rest. In DEBUG a fixed development key is used when none is given.
+TOKEN_ENCRYPTION_KEYS = env_list("TOKEN_ENCRYPTION_KEYS")
+if not TOKEN_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured("TOKEN_ENCRYPTION_KEYS must be set when DEBUG is off.")
+    TOKEN_ENCRYPTION_KEYS = ["ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZC11c2U="]
+
+# --- Redis and Celery -------------------------------------------------------
+
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+# At-least-once delivery: a task is acknowledged only after it finished, so a
+# worker that dies mid-task hands it back; every task is safe to run twice.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60, minimum=1)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60, minimum=1)
+# Redis redelivers unacknowledged tasks after this long; it must exceed the
+# longest countdown we schedule and the hard time limit.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 2 * 60 * 60, minimum=60)
+}
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Open Humans --------------------------------------------------------------
+
+OH_BASE_URL = env_str("OH_BASE_URL", "https://www.openhumans.org").rstrip("/")
+OH_CLIENT_ID = env_str("OH_CLIENT_ID")
+OH_CLIENT_SECRET = env_str("OH_CLIENT_SECRET")
+OH_ACTIVITY_PAGE = env_str("OH_ACTIVITY_PAGE", "https://www.openhumans.org/activity/moves-connector/")
+OH_REDIRECT_URI = env_str("OH_REDIRECT_URI", urljoin(APP_BASE_URL + "/", "complete/"))
+# Shared secret of the deauthorisation webhook; without one the webhook
+# refuses every request.
+OH_WEBHOOK_SECRET = env_str("OH_WEBHOOK_SECRET")
+
+# --- Moves -----------------------------------------------------------------
+
+MOVES_CLIENT_ID = env_str("MOVES_CLIENT_ID")
+MOVES_CLIENT_SECRET = env_str("MOVES_CLIENT_SECRET")
+MOVES_REDIRECT_URI = env_str("MOVES_REDIRECT_URI", urljoin(APP_BASE_URL + "/", "moves_complete/"))
+MOVES_API_BASE_URL = env_str("MOVES_API_BASE_URL", "https://api.moves-app.com/api/1.1").rstrip("/")
+MOVES_OAUTH_BASE_URL = env_str("MOVES_OAUTH_BASE_URL", "https://api.moves-app.com/oauth/v1").rstrip("/")
+
+# --- Upstream HTTP ------------------------------------------------------------
+
+HTTP_CONNECT_TIMEOUT = env_float("HTTP_CONNECT_TIMEOUT", 5.0, minimum=0.1)
+HTTP_READ_TIMEOUT = env_float("HTTP_READ_TIMEOUT", 60.0, minimum=0.1)
+HTTP_MAX_ATTEMPTS = env_int("HTTP_MAX_ATTEMPTS", 4, minimum=1)
+HTTP_BACKOFF_BASE_SECONDS = env_float("HTTP_BACKOFF_BASE_SECONDS", 1.0, minimum=0)
+HTTP_BACKOFF_MAX_SECONDS = env_float("HTTP_BACKOFF_MAX_SECONDS", 30.0, minimum=0)
+
+# --- Rate limits -----------------------------------------------------------
+# Moves counts requests per client app, so one realm pair is shared by every
+# member and every worker. RATE_LIMIT_TIME_SCALE shrinks both windows (and
+# the sandbox's) for demos, tests and benchmarks: 30 means 60 per 2 s.
+
+MOVES_REQUESTS_PER_MINUTE = env_int("MOVES_REQUESTS_PER_MINUTE", 60, minimum=1)
+MOVES_REQUESTS_PER_HOUR = env_int("MOVES_REQUESTS_PER_HOUR", 2000, minimum=1)
+RATE_LIMIT_TIME_SCALE = env_float("RATE_LIMIT_TIME_SCALE", 1.0, minimum=0.001)
+RATE_LIMIT_SAFETY_THRESHOLD = env_int("RATE_LIMIT_SAFETY_THRESHOLD", 1, minimum=0)
+MOVES_MINUTE_WINDOW_SECONDS = 60 / RATE_LIMIT_TIME_SCALE
+MOVES_HOUR_WINDOW_SECONDS = 3600 / RATE_LIMIT_TIME_SCALE
+MOVES_REALMS = ["moves", "moves-hourly"]
+
+rr = AtomicRespectfulRequester(redis_url=REDIS_URL, safety_threshold=RATE_LIMIT_SAFETY_THRESHOLD)
+rr.register_realm("moves", max_requests=MOVES_REQUESTS_PER_MINUTE, timespan=MOVES_MINUTE_WINDOW_SECONDS)
+rr.register_realm("moves-hourly", max_requests=MOVES_REQUESTS_PER_HOUR, timespan=MOVES_HOUR_WINDOW_SECONDS)
+# Django exposes only upper-case settings; the Moves client reads the realm here.
+MOVES_REQUESTER = rr
+
+# --- Application behaviour -------------------------------------------------------
+
+MANUAL_UPDATE_INTERVAL_SECONDS = env_int("MANUAL_UPDATE_INTERVAL_SECONDS", 3600, minimum=0)
+UPDATE_STALE_AFTER_DAYS = env_int("UPDATE_STALE_AFTER_DAYS", 4, minimum=0)
+MEMBER_LOCK_SECONDS = env_int("MEMBER_LOCK_SECONDS", CELERY_TASK_TIME_LIMIT + 60, minimum=1)
+DATA_WORK_DIR = Path(env_str("DATA_WORK_DIR", str(BASE_DIR / "var" / "work")))
+MOVES_FILE_NAME = "moves-storyline-data.json"
+MOVES_FILE_DESCRIPTION = "Moves GPS history: daily storyline with places, moves, activities and track points."
+MOVES_FILE_TAGS = ["GPS", "Moves", "steps"]
+MAP_TILE_URL = env_str("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+MAP_TILE_ATTRIBUTION = env_str("MAP_TILE_ATTRIBUTION", "&copy; OpenStreetMap contributors")
+
+# --- Logging -------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact_secrets": {"()": "demotemplate.logging_filters.RedactSecretsFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secrets"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
+
+# --- Sandbox: the stand-in Moves and Open Humans servers -----------------------
+# History given to each new sandbox Moves user: days of data ending today.
+SANDBOX_HISTORY_DAYS = env_int("SANDBOX_HISTORY_DAYS", 120, minimum=1)
+# The limits the stand-in Moves server enforces (windows scaled by RATE_LIMIT_TIME_SCALE).
+SANDBOX_MOVES_REQUESTS_PER_MINUTE = env_int("SANDBOX_MOVES_REQUESTS_PER_MINUTE", 60, minimum=1)
+SANDBOX_MOVES_REQUESTS_PER_HOUR = env_int("SANDBOX_MOVES_REQUESTS_PER_HOUR", 2000, minimum=1)
+SANDBOX_STORAGE_DIR = Path(env_str("SANDBOX_STORAGE_DIR", str(BASE_DIR / "var" / "sandbox-files")))

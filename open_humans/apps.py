@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class OpenHumansConfig(AppConfig):
+    name = "open_humans"
+    verbose_name = "Open Humans"
