@@ -20,8 +20,11 @@ from typing import Any
 
 import redis
 import requests
-from requests_respectful import RequestsRespectfulError, RequestsRespectfulRateLimitedError
-from requests_respectful import RespectfulRequester
+from requests_respectful import (
+    RequestsRespectfulError,
+    RequestsRespectfulRateLimitedError,
+    RespectfulRequester,
+)
 
 # KEYS: one sorted set per realm. ARGV: member id, then (limit, window ms)
 # per realm. Each set holds the realm's requests scored by their time in ms.

@@ -3,7 +3,7 @@
 import logging
 import re
 
-_SECRET_NAMES = r"(?:access_token|refresh_token|client_secret|code|token|password|secret|state)"
+_SECRET_NAMES = r"(?:access_token|refresh_token|client_secret|code|token|password|secret|state)"  # noqa: S105 - names to hide, not a secret
 _PATTERNS = [
     # key=value in query strings and form bodies, and "key": "value" in JSON.
     re.compile(rf"(?i)(\b{_SECRET_NAMES}=)[^&\s'\"]+"),

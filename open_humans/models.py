@@ -53,8 +53,9 @@ class OpenHumansMember(models.Model):
         """
         if self.token_is_fresh():
             return self.access_token
-        from apiclients.errors import InvalidGrant
         from apiclients.openhumans import OpenHumansClient
+
+        from apiclients.errors import InvalidGrant
 
         with transaction.atomic():
             locked = type(self).objects.select_for_update().get(pk=self.pk)

@@ -24,7 +24,7 @@ os.environ.setdefault("OH_WEBHOOK_SECRET", "test-webhook-secret-0123456789")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 os.environ.setdefault("HTTP_BACKOFF_BASE_SECONDS", "0")
 
-from demotemplate.settings import *  # noqa: E402,F403
+from demotemplate.settings import *  # noqa: F403
 
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
