@@ -26,12 +26,14 @@ from requests_respectful import (
     RespectfulRequester,
 )
 
-# KEYS: one sorted set per realm. ARGV: member id, then (limit, window ms)
-# per realm. Each set holds the realm's requests scored by their time in ms.
-# Returns 0 when recorded, otherwise the ms until the fullest realm frees up.
+# KEYS: one sorted set per realm. ARGV: member id, then (limit, window us)
+# per realm. Each set holds the realm's requests scored by their time in
+# microseconds: with whole milliseconds a slot freed up to 1 ms early, and a
+# race test caught a window holding one request too many.
+# Returns 0 when recorded, otherwise the us until the fullest realm frees up.
 _ACQUIRE = """
 local now_parts = redis.call('TIME')
-local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
+local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
 local wait = 0
 for i, key in ipairs(KEYS) do
   local limit = tonumber(ARGV[2 * i])
@@ -48,7 +50,7 @@ if wait > 0 then return wait end
 for i, key in ipairs(KEYS) do
   local window = tonumber(ARGV[2 * i + 1])
   redis.call('ZADD', key, now, ARGV[1])
-  redis.call('PEXPIRE', key, window)
+  redis.call('PEXPIRE', key, math.ceil(window / 1000))
 end
 return 0
 """
@@ -124,9 +126,9 @@ class AtomicRespectfulRequester(RespectfulRequester):
 
     def requests_in_window(self, realm: str) -> int:
         key = self._realm_key(realm)
-        now_ms = time.time() * 1000
-        window_ms = self.realm_timespan(realm) * 1000
-        return int(self.redis.zcount(key, now_ms - window_ms, "+inf"))
+        now_us = time.time() * 1_000_000
+        window_us = self.realm_timespan(realm) * 1_000_000
+        return int(self.redis.zcount(key, f"({now_us - window_us}", "+inf"))
 
     def acquire(self, realms: list[str]) -> None:
         """Take one slot in every realm, or raise ``RateLimitedError`` and take none."""
@@ -136,10 +138,10 @@ class AtomicRespectfulRequester(RespectfulRequester):
         self.redis  # noqa: B018 - connects and loads the script
         args: list[Any] = [uuid.uuid4().hex]
         for realm in realms:
-            args += [self.effective_limit(realm), int(self.realm_timespan(realm) * 1000)]
-        wait_ms = int(self._script(keys=[self._realm_key(r) for r in realms], args=args))
-        if wait_ms > 0:
-            raise RateLimitedError(list(realms), wait_ms / 1000)
+            args += [self.effective_limit(realm), round(self.realm_timespan(realm) * 1_000_000)]
+        wait_us = int(self._script(keys=[self._realm_key(r) for r in realms], args=args))
+        if wait_us > 0:
+            raise RateLimitedError(list(realms), wait_us / 1_000_000)
 
     def request(
         self,

@@ -1,0 +1,57 @@
+"""The environment every process of a benchmark run gets."""
+
+import os
+from pathlib import Path
+
+BENCH_OH_CLIENT = ("bench-oh-client", "bench-oh-secret")
+BENCH_MOVES_CLIENT = ("bench-moves-client", "bench-moves-secret")
+# Fixed so the benchmark never depends on the caller's secrets.
+BENCH_FERNET_KEY = "YmVuY2gta2V5LWJlbmNoLWtleS1iZW5jaC1rZXktMDA="
+
+
+def bench_environment(
+    *, base_url: str, scale: float, redis_url: str, database_url: str, work_dir: Path
+) -> dict[str, str]:
+    """Settings for the sandbox server, the worker and the baseline alike.
+
+    Both sides read RATE_LIMIT_TIME_SCALE and the same limits, so the app's
+    realms and the stand-in Moves server agree on every window.
+    """
+    sandbox = base_url.rstrip("/") + "/sandbox"
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "demotemplate.settings",
+            "PYTHONUNBUFFERED": "1",
+            "DEBUG": "false",
+            "SECRET_KEY": "bench-secret-key",
+            "TOKEN_ENCRYPTION_KEYS": BENCH_FERNET_KEY,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "SECURE_SSL_REDIRECT": "false",
+            "SANDBOX_ENABLED": "true",
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            "REDIS_URL": redis_url,
+            "DATABASE_URL": database_url,
+            "DATABASE_CONN_MAX_AGE": "0",
+            "APP_BASE_URL": base_url,
+            "OH_CLIENT_ID": BENCH_OH_CLIENT[0],
+            "OH_CLIENT_SECRET": BENCH_OH_CLIENT[1],
+            "MOVES_CLIENT_ID": BENCH_MOVES_CLIENT[0],
+            "MOVES_CLIENT_SECRET": BENCH_MOVES_CLIENT[1],
+            "OH_BASE_URL": sandbox + "/openhumans",
+            "MOVES_API_BASE_URL": sandbox + "/moves/api/1.1",
+            "MOVES_OAUTH_BASE_URL": sandbox + "/moves/oauth/v1",
+            "RATE_LIMIT_TIME_SCALE": f"{scale:g}",
+            "MOVES_REQUESTS_PER_MINUTE": "60",
+            "MOVES_REQUESTS_PER_HOUR": "2000",
+            "SANDBOX_MOVES_REQUESTS_PER_MINUTE": "60",
+            "SANDBOX_MOVES_REQUESTS_PER_HOUR": "2000",
+            "SANDBOX_STORAGE_DIR": str(work_dir / "sandbox-files"),
+            "DATA_WORK_DIR": str(work_dir / "worker"),
+            "LOG_LEVEL": "WARNING",
+            # whitenoise warns about the uncollected static directory in every process.
+            "PYTHONWARNINGS": "ignore:No directory at",
+        }
+    )
+    # The app's own default applies (RATE_LIMIT_SAFETY_THRESHOLD), unless the caller set one.
+    return env

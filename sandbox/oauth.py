@@ -1,0 +1,90 @@
+"""Authorization codes and token pairs, shared by both stand-in servers.
+
+Codes are single use: redeeming one is a conditional UPDATE, so two
+concurrent exchanges of the same code cannot both succeed. Refreshing works
+the same way and retires the whole old pair (access and refresh token).
+"""
+
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from sandbox.models import AuthCode, Token
+
+
+class InvalidGrant(Exception):
+    """The code or refresh token is unknown, used, expired or not this client's."""
+
+
+class UnsupportedGrant(Exception):
+    """A grant_type other than authorization_code and refresh_token."""
+
+
+def issue_code(model: type[AuthCode], lifetime: timedelta, **fields) -> AuthCode:
+    return model.objects.create(expires_at=timezone.now() + lifetime, **fields)
+
+
+def issue_token(model: type[Token], lifetime: timedelta, **fields) -> Token:
+    return model.objects.create(expires_at=timezone.now() + lifetime, **fields)
+
+
+def redeem_code(model: type[AuthCode], code: str, client_id: str, redirect_uri: str | None) -> AuthCode:
+    """Use up ``code`` and return it, or raise ``InvalidGrant``."""
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = model.objects.filter(
+            code=code, client_id=client_id, used_at__isnull=True, expires_at__gt=now
+        ).update(used_at=now)
+        if not claimed:
+            raise InvalidGrant
+        row = model.objects.get(code=code)
+        # OAuth 2.0 section 4.1.3: a redirect_uri given at authorization must be repeated unchanged.
+        if row.redirect_uri and redirect_uri is not None and redirect_uri != row.redirect_uri:
+            raise InvalidGrant
+    return row
+
+
+def retire_refresh_token(model: type[Token], refresh_token: str, client_id: str) -> Token:
+    """Revoke the pair holding ``refresh_token`` and return it, or raise ``InvalidGrant``."""
+    now = timezone.now()
+    live = Q(refresh_expires_at__isnull=True) | Q(refresh_expires_at__gt=now)
+    claimed = model.objects.filter(
+        live, refresh_token=refresh_token, client_id=client_id, revoked_at__isnull=True
+    ).update(revoked_at=now)
+    if not claimed:
+        raise InvalidGrant
+    return model.objects.get(refresh_token=refresh_token)
+
+
+def find_access_token(model: type[Token], access_token: str | None) -> Token | None:
+    """The live (not revoked) pair for ``access_token``; it may still be expired."""
+    if not access_token:
+        return None
+    return model.objects.filter(access_token=access_token, revoked_at__isnull=True).first()
+
+
+def grant_tokens(
+    values: Mapping[str, str],
+    client_id: str,
+    *,
+    code_model: type[AuthCode],
+    token_model: type[Token],
+    owner_field: str,
+    lifetime: timedelta,
+    owner_allowed: Callable[[object], bool] = lambda owner: True,
+) -> Token:
+    """Answer a token request: a new pair for the owner of the code or refresh token."""
+    grant_type = values.get("grant_type")
+    if grant_type == "authorization_code":
+        used = redeem_code(code_model, values.get("code", ""), client_id, values.get("redirect_uri"))
+    elif grant_type == "refresh_token":
+        used = retire_refresh_token(token_model, values.get("refresh_token", ""), client_id)
+    else:
+        raise UnsupportedGrant
+    owner = getattr(used, owner_field)
+    if not owner_allowed(owner):
+        raise InvalidGrant
+    return issue_token(token_model, lifetime, client_id=client_id, scope=used.scope, **{owner_field: owner})

@@ -1,0 +1,1 @@
+"""Developer tooling: the local runner behind `make run`."""

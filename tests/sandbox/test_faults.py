@@ -1,0 +1,152 @@
+import json
+import time
+from datetime import date
+
+import pytest
+
+from sandbox import faults, testing
+from sandbox.models import Fault, SandboxMovesUser
+from tests.sandbox.concurrency import race
+
+PROFILE = "/sandbox/moves/api/1.1/user/profile"
+STORYLINE = "/sandbox/moves/api/1.1/user/storyline/daily/2021-W07"
+EXCHANGE = "/sandbox/openhumans/api/direct-sharing/project/exchange-member/"
+
+
+def call(client, token: str, path: str = PROFILE):
+    return client.get(path, HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+@pytest.mark.django_db
+def test_status_fault_fails_exactly_the_next_n_calls(client, moves_access):
+    testing.add_fault("moves.profile", status=503, count=2)
+    statuses = [call(client, moves_access).status_code for _ in range(3)]
+    assert statuses == [503, 503, 200]
+    assert Fault.objects.get().remaining == 0
+
+
+@pytest.mark.django_db
+def test_fault_affects_only_its_endpoint(client, moves_access, oh_access):
+    testing.add_fault("oh.exchange_member", status=500)
+    assert call(client, moves_access).status_code == 200
+    assert client.get(EXCHANGE, HTTP_AUTHORIZATION=f"Bearer {oh_access}").status_code == 500
+    assert client.get(EXCHANGE, HTTP_AUTHORIZATION=f"Bearer {oh_access}").status_code == 200
+
+
+@pytest.mark.django_db
+def test_429_fault_comes_with_retry_after(client, moves_access):
+    testing.add_fault("moves.storyline", status=429)
+    response = call(client, moves_access, STORYLINE)
+    assert response.status_code == 429
+    assert response["Retry-After"] == "1"
+
+
+@pytest.mark.django_db
+def test_malformed_fault_answers_json_that_does_not_parse(client, moves_access):
+    testing.add_fault("moves.storyline", malformed=True)
+    response = call(client, moves_access, STORYLINE)
+    assert response.status_code == 200
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(response.content)
+    assert isinstance(json.loads(call(client, moves_access, STORYLINE).content), list)
+
+
+@pytest.mark.django_db
+def test_delay_fault_slows_the_answer_down(client, moves_access):
+    testing.add_fault("moves.profile", delay=0.3)
+    started = time.monotonic()
+    response = call(client, moves_access)
+    assert time.monotonic() - started >= 0.3
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_token_endpoint_fault(client):
+    testing.add_fault("oh.token", status=502)
+    assert client.post("/sandbox/openhumans/oauth2/token/", {}).status_code == 502
+
+
+def test_add_fault_rejects_an_unknown_endpoint(db):
+    with pytest.raises(ValueError, match="Unknown endpoint"):
+        testing.add_fault("moves.nothing", status=500)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_each_consume_one_call():
+    testing.add_fault("moves.profile", status=500, count=5)
+    taken = race(lambda: faults.take("moves.profile") is not None, threads=4, rounds=3)
+    assert taken.count(True) == 5
+    assert Fault.objects.get().remaining == 0
+
+
+@pytest.mark.django_db
+def test_fault_json_endpoint_adds_lists_and_clears(client):
+    response = client.post(
+        "/sandbox/faults/",
+        json.dumps({"endpoint": "oh.upload_direct", "status": 500, "count": 3}),
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+    assert Fault.objects.get().remaining == 3
+    listed = client.get("/sandbox/faults/").json()["faults"]
+    assert [(f["endpoint"], f["status"], f["remaining"]) for f in listed] == [("oh.upload_direct", 500, 3)]
+    client.delete("/sandbox/faults/")
+    assert Fault.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_fault_json_endpoint_rejects_bad_input(client):
+    response = client.post(
+        "/sandbox/faults/", json.dumps({"endpoint": "nope"}), content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "endpoint" in response.json()
+    assert Fault.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_control_page_lists_sandbox_state_and_adds_faults(client, moves_user, oh_member):
+    page = client.get("/sandbox/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert moves_user.name in html
+    assert oh_member.project_member_id in html
+    response = client.post(
+        "/sandbox/",
+        {"action": "add", "endpoint": "moves.storyline", "status": "503", "count": "2", "delay": "0"},
+    )
+    assert response.status_code == 302
+    fault = Fault.objects.get()
+    assert (fault.endpoint, fault.status, fault.remaining, fault.malformed) == (
+        "moves.storyline",
+        503,
+        2,
+        False,
+    )
+    assert "status 503" in client.get("/sandbox/").content.decode()
+
+
+@pytest.mark.django_db
+def test_control_page_creates_a_moves_user_with_a_fixed_history(client):
+    form = {
+        "action": "create_user",
+        "user-name": "ferdinand",
+        "user-first_date": "2016-06-16",
+        "user-days": "100",
+        "user-time_zone": "Europe/Berlin",
+    }
+    assert client.post("/sandbox/", form).status_code == 302
+    user = SandboxMovesUser.objects.get(name="ferdinand")
+    assert (user.first_date, user.last_date, user.time_zone) == (
+        date(2016, 6, 16),
+        date(2016, 9, 23),
+        "Europe/Berlin",
+    )
+
+
+@pytest.mark.django_db
+def test_control_page_refuses_a_taken_user_name(client, moves_user):
+    response = client.post("/sandbox/", {"action": "create_user", "user-name": moves_user.name})
+    assert response.status_code == 200
+    assert "exists already" in response.content.decode()
+    assert SandboxMovesUser.objects.count() == 1
