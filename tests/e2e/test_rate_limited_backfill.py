@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
-from datauploader.tasks import enqueue_process_moves
 from django.conf import settings as django_settings
 
+from datauploader.tasks import enqueue_process_moves
 from main.models import MovesMember
 from sandbox import testing
 
