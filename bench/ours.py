@@ -66,9 +66,9 @@ def _stop(worker: subprocess.Popen, grace: float = 20) -> "os.struct_rusage | No
 
 def backfill(oh_id: str, env: dict[str, str], log_path: Path, timeout: float) -> dict:
     """Run one member's backfill end to end; returns wall, idle_rss, peak_rss, runs."""
-    from datauploader.tasks import enqueue_process_moves
     from django.db import transaction
 
+    from datauploader.tasks import enqueue_process_moves
     from main.models import MovesMember
 
     command = [

@@ -53,9 +53,8 @@ class OpenHumansMember(models.Model):
         """
         if self.token_is_fresh():
             return self.access_token
-        from apiclients.openhumans import OpenHumansClient
-
         from apiclients.errors import InvalidGrant
+        from apiclients.openhumans import OpenHumansClient
 
         with transaction.atomic():
             locked = type(self).objects.select_for_update().get(pk=self.pk)
