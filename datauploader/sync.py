@@ -1,27 +1,49 @@
 """The sync service behind ``process_moves``: fetch new ISO weeks, upload, then replace.
 
-Order matters for safety: the new file is uploaded and completed before the
-previous one is deleted, by id, so Open Humans always holds every day it held.
+The history is kept in a local log of days (``datauploader.worklog``), so
+memory stays flat however long it is and a re-enqueued run continues where
+the last one stopped. Order matters for safety: the new file is uploaded and
+completed before any previous one is deleted, by id, so Open Humans always
+holds every day it held before.
 """
 
-import json
 import logging
-import tempfile
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from pathlib import Path
+from datetime import date, timedelta
+from itertools import islice
 
 import redis
 from django.conf import settings
 from django.utils import timezone
+from redis.exceptions import LockError
 
-from apiclients.errors import InvalidGrant, MalformedResponse, RateLimited, Unauthorized
+from apiclients.errors import (
+    InvalidGrant,
+    MalformedResponse,
+    RateLimited,
+    TemporaryUpstreamError,
+    Unauthorized,
+    UpstreamError,
+)
 from apiclients.moves import MovesClient
 from apiclients.openhumans import OpenHumansClient, RemoteFile
 from datauploader.ratelimit import RateLimitedError
-from main.models import MovesMember
+from datauploader.worklog import DayLog, UnreadableHistory, monday_of, parse_day_date
+from main.models import MovesMember, RecentDay
+from main.preview import recent_positions, store_recent_days
+from open_humans.models import OpenHumansMember
 
 log = logging.getLogger(__name__)
+
+RECONNECT_SUBJECT = "Please reconnect Moves"
+RECONNECT_MOVES = "Moves no longer accepts our access to your account. Please reconnect Moves."
+RECONNECT_OPEN_HUMANS = "Open Humans no longer accepts our access. Please sign in with Open Humans again."
+UNREADABLE_FILE = (
+    "Your Moves file on Open Humans could not be read, so it was left as it is. "
+    "Disconnect Moves and connect it again to rebuild it."
+)
+UNREADABLE_MOVES = "Moves sent data we could not read; your file was kept and we will try again later."
+NO_FIRST_DATE = "Moves did not say when your data starts; we will try again later."
 
 
 @dataclass
@@ -31,160 +53,301 @@ class SyncResult:
     retry_after: float | None = None
 
 
-def _day_date(day: dict) -> date:
-    return datetime.strptime(day["date"], "%Y%m%d").date()
+@dataclass
+class FetchOutcome:
+    complete: bool = False
+    retry_after: float | None = None
+    problem: str = ""
+    reconnect: bool = False
+    temporary: TemporaryUpstreamError | None = None
 
 
-def _monday(day: date) -> date:
-    return day - timedelta(days=day.weekday())
-
-
-def _weeks_from(start: date, today: date) -> list[tuple[int, int]]:
-    weeks = []
-    monday = _monday(start)
-    while monday <= today:
-        iso = monday.isocalendar()
-        weeks.append((iso.year, iso.week))
-        monday += timedelta(days=7)
-    return weeks
-
-
-def _our_files(files: list[RemoteFile]) -> list[RemoteFile]:
-    return [f for f in files if f.basename == settings.MOVES_FILE_NAME]
-
-
-def _read_existing(client: OpenHumansClient, existing: RemoteFile | None, oh_id: str) -> list[dict] | None:
-    """The days of the member's file on Open Humans; None when it cannot be read as a day list."""
-    if existing is None:
-        return []
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "existing.json"
-        client.download(existing.download_url, path)
-        try:
-            days = json.loads(path.read_text())
-            if not isinstance(days, list) or not all(isinstance(d, dict) and "date" in d for d in days):
-                raise ValueError("not a list of days")
-            for day in days:
-                _day_date(day)
-        except ValueError as exc:
-            log.error(
-                "process_moves %s: existing file %s is not readable (%s); it is kept", oh_id, existing.id, exc
-            )
-            return None
-    return days
-
-
-def _upload(client: OpenHumansClient, token: str, oh_id: str, days: list[dict]) -> tuple[int, int]:
-    metadata = {
-        "description": settings.MOVES_FILE_DESCRIPTION,
-        "tags": settings.MOVES_FILE_TAGS,
-        "start_date": _day_date(days[0]).isoformat(),
-        "end_date": _day_date(days[-1]).isoformat(),
-    }
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / settings.MOVES_FILE_NAME
-        path.write_text(json.dumps(days))
-        uploaded = client.upload(token, oh_id, path, settings.MOVES_FILE_NAME, metadata)
-    return uploaded.id, uploaded.size
-
-
-def _mark(member: MovesMember, status: str, error: str = "") -> None:
-    member.status = status
-    member.last_error = error
-    member.last_error_at = timezone.now() if error else member.last_error_at
-    member.save()
+class MemberGone(Exception):
+    """The member disconnected Moves while the run was working."""
 
 
 def sync_member(member: MovesMember) -> SyncResult:
     """Bring the member's file on Open Humans up to the current ISO week, as far as the limits allow."""
-    oh_member = member.member
-    oh_id = oh_member.oh_id
+    oh_id = member.member.oh_id
+    oh = OpenHumansClient()
     try:
-        oh_token = oh_member.get_access_token()
+        oh_token = member.member.get_access_token()
+    except InvalidGrant:
+        log.warning("process_moves %s: Open Humans refused the refresh token", oh_id)
+        # Signing in with Open Humans again stores new tokens and clears the
+        # flag; the Moves connection itself is fine and stays.
+        OpenHumansMember.objects.filter(pk=member.member.pk).update(needs_reconnect=True)
+        _save(
+            member,
+            status=MovesMember.Status.FAILING,
+            next_batch_at=None,
+            **_error_fields(RECONNECT_OPEN_HUMANS),
+        )
+        return SyncResult()
+    try:
         moves_token = member.get_access_token()
     except InvalidGrant:
-        _mark(member, MovesMember.Status.NEEDS_RECONNECT, "Access was revoked. Please reconnect.")
-        log.warning("process_moves %s: a refresh token was refused; member must reconnect", oh_id)
+        log.warning("process_moves %s: Moves refused the refresh token", oh_id)
+        _needs_reconnect(member, RECONNECT_MOVES, oh, oh_token)
         return SyncResult()
 
-    oh_client = OpenHumansClient()
-    moves_client = MovesClient()
-    files = _our_files(oh_client.exchange_member(oh_token).files)
-    existing = next((f for f in files if f.id == member.file_id), None) or (
-        max(files, key=lambda f: f.id) if files else None
-    )
-    held = _read_existing(oh_client, existing, oh_id)
-    if held is None:
-        _mark(member, MovesMember.Status.FAILING, "Your file on Open Humans could not be read; it was kept.")
+    remote = oh.exchange_member(oh_token)
+    ours = sorted((f for f in remote.files if f.basename == settings.MOVES_FILE_NAME), key=lambda f: f.id)
+    history = DayLog.for_member(oh_id)
+    try:
+        _align(history, ours, member, oh)
+    except UnreadableHistory as exc:
+        log.error("process_moves %s: the file on Open Humans is unreadable (%s); it is kept", oh_id, exc)
+        _save(member, status=MovesMember.Status.FAILING, **_error_fields(UNREADABLE_FILE))
         return SyncResult()
 
     today = timezone.now().date()
-    if held:
-        start = _monday(_day_date(held[-1]))
-        days = [d for d in held if _day_date(d) < start]
-    else:
-        try:
-            first = moves_client.profile(moves_token).first_date
-        except (RateLimitedError, RateLimited) as exc:
-            return SyncResult(retry_after=exc.retry_after)
-        if first is None:
-            log.error("process_moves %s: the Moves profile has no firstDate", oh_id)
-            _mark(member, MovesMember.Status.FAILING, "Moves did not say when your data starts.")
-            return SyncResult()
-        member.first_date = first
-        start, days = first, []
-
-    weeks = _weeks_from(start, today)
-    done_before = len(_weeks_from(member.first_date or start, start)) - 1 if member.first_date else 0
-    retry_after = None
-    error = ""
+    outcome = _fetch_weeks(history, MovesClient(), moves_token, member, today)
     try:
-        for year, week in weeks:
-            for day in moves_client.storyline_week(moves_token, year, week):
-                if _day_date(day) >= start and (not days or _day_date(day) > _day_date(days[-1])):
-                    days.append(day)
-            done_before += 1
+        _publish(history, ours, oh, oh_token, member)
+    except MemberGone:
+        log.info("process_moves %s: Moves was disconnected during the run; stopped", oh_id)
+        return SyncResult()
+    if outcome.temporary is not None:
+        raise outcome.temporary
+    return _finish(member, history, outcome, oh, oh_token, remote.message_permission, today)
+
+
+def _align(history: DayLog, ours: list[RemoteFile], member: MovesMember, oh: OpenHumansClient) -> None:
+    """Make the local log continue the member's file on Open Humans (reuse, import, or start empty)."""
+    source = history.state.source_file_id
+    on_open_humans = source in {f.id for f in ours} if source is not None else not ours
+    if on_open_humans and history.built_from(source, member.moves_id):
+        return
+    base = next((f for f in ours if f.id == member.file_id), ours[-1] if ours else None)
+    if base is None:
+        history.reset(member.moves_id)
+        return
+    download = history.directory / "download.json"
+    try:
+        oh.download(base.download_url, download)
+        report = history.import_history(download, base.id, member.moves_id)
+    finally:
+        download.unlink(missing_ok=True)
+    repairs = []
+    if report.dropped:
+        repairs.append(f"left out {report.dropped} entries that are not days")
+    if report.reordered:
+        repairs.append("put days back in date order, once each")
+    if repairs:
+        log.warning("process_moves %s: file %s read; %s", member.member.oh_id, base.id, " and ".join(repairs))
+
+
+def _fetch_weeks(
+    history: DayLog, moves: MovesClient, token: str, member: MovesMember, today: date
+) -> FetchOutcome:
+    """Append ISO weeks from the resume point up to the current week, committing after each."""
+    oh_id = member.member.oh_id
+    try:
+        resume = history.resume_monday
+        if resume is None and history.last_day is not None:
+            resume = monday_of(history.last_day)
+        if resume is None:
+            first = moves.profile(token).first_date
+            if first is None:
+                log.error("process_moves %s: the Moves profile has no firstDate", oh_id)
+                return FetchOutcome(problem=NO_FIRST_DATE)
+            _save(member, first_date=first)
+            resume = monday_of(first)
+        if member.first_date is None:
+            _save(member, first_date=history.first_day or resume)
+        # Days already held from the week fetched again; a day the new answer
+        # leaves out is kept rather than lost.
+        carried = {parse_day_date(day["date"]): day for day in history.days_since(resume)}
+        monday = resume
+        while True:
+            iso = monday.isocalendar()
+            answered = moves.storyline_week(token, iso.year, iso.week)
+            last = min(monday + timedelta(days=6), today)
+            week = {**carried, **{parse_day_date(d["date"]): d for d in answered}}
+            if carried:
+                history.cut_from(resume)
+                carried = {}
+            history.append(week[when] for when in sorted(week) if monday <= when <= last)
+            # A week that ended before today is final; the current one is
+            # fetched again next time, as the phone may still add to it.
+            if last < today:
+                monday += timedelta(days=7)
+                history.commit(resume_monday=monday)
+            else:
+                history.commit(resume_monday=monday)
+                return FetchOutcome(complete=True)
     except (RateLimitedError, RateLimited) as exc:
-        retry_after = exc.retry_after
+        return FetchOutcome(retry_after=exc.retry_after)
     except (Unauthorized, InvalidGrant):
-        _mark(member, MovesMember.Status.NEEDS_RECONNECT, "Moves refused our access. Please reconnect.")
-        log.warning("process_moves %s: Moves refused the token", oh_id)
-        retry_after = None
-        error = "reconnect"
+        log.warning("process_moves %s: Moves refused the access token", oh_id)
+        return FetchOutcome(problem=RECONNECT_MOVES, reconnect=True)
     except MalformedResponse as exc:
         log.error("process_moves %s: unexpected answer from Moves: %s", oh_id, exc)
-        error = "Moves sent data we could not read; we kept your last good file."
+        return FetchOutcome(problem=UNREADABLE_MOVES)
+    except TemporaryUpstreamError as exc:
+        # Publish what arrived before the failure; the task then retries.
+        return FetchOutcome(temporary=exc)
 
-    if days and len(days) >= len(held) and days != held:
-        new_id, size = _upload(oh_client, oh_token, oh_id, days)
-        for stale in files:
-            if stale.id != new_id:
-                oh_client.delete_file(oh_token, oh_id, stale.id)
-        member.file_id, member.file_size = new_id, size
-        member.days_held, member.last_day_held = len(days), _day_date(days[-1])
 
-    member.weeks_total = len(_weeks_from(member.first_date, today)) if member.first_date else len(weeks)
-    member.weeks_done = min(done_before, member.weeks_total)
-    if error == "reconnect":
+def _publish(
+    history: DayLog, ours: list[RemoteFile], oh: OpenHumansClient, oh_token: str, member: MovesMember
+) -> None:
+    """Upload the log when it differs from the file on Open Humans, then delete every other copy."""
+    if not len(history):
+        return
+    oh_id = member.member.oh_id
+    ids = {f.id for f in ours}
+    keep = history.state.source_file_id
+    written = history.write_json(history.directory / settings.MOVES_FILE_NAME)
+    try:
+        if written.sha256 != history.state.uploaded_sha256 or keep not in ids:
+            metadata = {
+                "description": settings.MOVES_FILE_DESCRIPTION,
+                "tags": settings.MOVES_FILE_TAGS,
+                "start_date": written.first_day.isoformat(),
+                "end_date": written.last_day.isoformat(),
+            }
+            uploaded = oh.upload(oh_token, oh_id, written.path, settings.MOVES_FILE_NAME, metadata)
+            history.mark_uploaded(uploaded.id, written.sha256)
+            keep = uploaded.id
+            stored = _save(
+                member,
+                file_id=uploaded.id,
+                file_size=uploaded.size,
+                file_sha256=written.sha256,
+                days_held=written.days,
+                last_day_held=written.last_day,
+            )
+            if not stored:
+                # Disconnecting deleted the files it saw; this one came after.
+                oh.delete_file(oh_token, oh_id, uploaded.id)
+                raise MemberGone()
+            _store_preview(history, member)
+        elif not RecentDay.objects.filter(moves_member=member).exists():
+            _store_preview(history, member)
+    finally:
+        written.path.unlink(missing_ok=True)
+    for stale in ours:
+        if stale.id != keep:
+            oh.delete_file(oh_token, oh_id, stale.id)
+
+
+def _store_preview(history: DayLog, member: MovesMember) -> None:
+    positions = recent_positions(len(history), history.day_at)
+    days = list(islice(history.days_from(positions.start), len(positions)))
+    store_recent_days(member, [(parse_day_date(day["date"]), day) for day in days])
+
+
+def _finish(
+    member: MovesMember,
+    history: DayLog,
+    outcome: FetchOutcome,
+    oh: OpenHumansClient,
+    oh_token: str,
+    message_permission: bool,
+    today: date,
+) -> SyncResult:
+    progress = _progress(member, history, today)
+    if outcome.reconnect:
+        _save(member, **progress)
+        _needs_reconnect(member, outcome.problem, oh, oh_token, message_permission)
         return SyncResult()
-    if error:
-        _mark(member, MovesMember.Status.FAILING, error)
+    if outcome.problem:
+        _save(member, status=MovesMember.Status.FAILING, **progress, **_error_fields(outcome.problem))
         return SyncResult()
-    if retry_after is not None:
-        member.status = MovesMember.Status.BACKFILLING
-        member.next_batch_at = timezone.now() + timedelta(seconds=retry_after)
-        member.save()
-        return SyncResult(retry_after=retry_after)
-    member.status = MovesMember.Status.CURRENT
-    member.weeks_done = member.weeks_total
-    member.next_batch_at = None
-    member.last_error = ""
-    member.last_updated = timezone.now()
-    member.save()
+    if outcome.retry_after is not None:
+        # A member who was up to date stays so while a daily update waits.
+        waiting = member.status == MovesMember.Status.CURRENT and member.last_updated is not None
+        _save(
+            member,
+            status=MovesMember.Status.CURRENT if waiting else MovesMember.Status.BACKFILLING,
+            next_batch_at=timezone.now() + timedelta(seconds=outcome.retry_after),
+            **progress,
+        )
+        return SyncResult(retry_after=outcome.retry_after)
+    _save(
+        member,
+        status=MovesMember.Status.CURRENT,
+        last_updated=timezone.now(),
+        next_batch_at=None,
+        last_error="",
+        **{**progress, "weeks_done": progress["weeks_total"]},
+    )
     return SyncResult()
+
+
+def _progress(member: MovesMember, history: DayLog, today: date) -> dict:
+    first = member.first_date or history.first_day
+    resume = history.resume_monday
+    if first is None or resume is None:
+        return {}
+    total = (monday_of(today) - monday_of(first)).days // 7 + 1
+    done = (resume - monday_of(first)).days // 7
+    return {"weeks_total": total, "weeks_done": max(0, min(done, total))}
+
+
+def _error_fields(message: str) -> dict:
+    return {"last_error": message, "last_error_at": timezone.now()}
+
+
+def _save(member: MovesMember, **fields) -> bool:
+    """Write ``fields`` to the member's row; False when the row is gone.
+
+    An UPDATE, not ``save()``: saving a row that a disconnect deleted
+    meanwhile would insert it again, tokens and all.
+    """
+    for name, value in fields.items():
+        setattr(member, name, value)
+    fields["updated"] = timezone.now()
+    return MovesMember.objects.filter(pk=member.pk).update(**fields) == 1
+
+
+def _needs_reconnect(
+    member: MovesMember,
+    reason: str,
+    oh: OpenHumansClient,
+    oh_token: str,
+    message_permission: bool | None = None,
+) -> None:
+    """Stop syncing the member until they reconnect, and tell them once through Open Humans."""
+    oh_id = member.member.oh_id
+    _save(member, status=MovesMember.Status.NEEDS_RECONNECT, next_batch_at=None, **_error_fields(reason))
+    if member.reconnect_notified:
+        return
+    try:
+        if message_permission is None:
+            message_permission = oh.exchange_member(oh_token).message_permission
+        if not message_permission:
+            log.info("process_moves %s: member does not accept messages; not told by message", oh_id)
+            return
+        oh.send_message(oh_token, RECONNECT_SUBJECT, _reconnect_message(reason))
+    except UpstreamError as exc:
+        log.warning("process_moves %s: could not send the reconnect message: %s", oh_id, exc)
+        return
+    _save(member, reconnect_notified=True)
+    log.info("process_moves %s: told the member by message to reconnect", oh_id)
+
+
+def _reconnect_message(reason: str) -> str:
+    return (
+        f"{reason}\n\n"
+        "Until then your Moves data on Open Humans is not updated; everything already there is kept.\n\n"
+        f"Reconnect here: {settings.APP_BASE_URL}/dashboard/\n"
+    )
 
 
 def member_lock(oh_id: str) -> redis.lock.Lock:
     """One run per member: a Redis lock that expires if its worker dies."""
     client = redis.Redis.from_url(settings.REDIS_URL)
     return client.lock(f"process_moves:lock:{oh_id}", timeout=settings.MEMBER_LOCK_SECONDS, blocking=False)
+
+
+def release_member_lock(lock: redis.lock.Lock, oh_id: str) -> None:
+    """Release the member's lock; an expired lock is only worth a warning."""
+    try:
+        lock.release()
+    except LockError:
+        # The run outlived the lock's expiry, so another run may have started;
+        # the time limits are set below the expiry to make this rare.
+        log.warning("process_moves %s: the member lock had expired before release", oh_id)

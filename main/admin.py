@@ -10,6 +10,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.defaultfilters import truncatechars
 
+from datauploader.tasks import enqueue_process_moves
 from main.models import MovesMember, RecentDay
 from main.templatetags.humanize_bytes import bytes_human
 
@@ -80,8 +81,6 @@ class MovesMemberAdmin(admin.ModelAdmin):
 
     @admin.action(description="Queue an update")
     def queue_update(self, request: HttpRequest, queryset: QuerySet[MovesMember]) -> None:
-        from datauploader.tasks import enqueue_process_moves
-
         oh_ids = list(queryset.values_list("member__oh_id", flat=True))
         for oh_id in oh_ids:
             enqueue_process_moves(oh_id)

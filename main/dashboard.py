@@ -20,6 +20,7 @@ from django.utils.timesince import timeuntil
 from apiclients.errors import InvalidGrant, UpstreamError
 from apiclients.oauth import TokenGrant
 from apiclients.openhumans import ExchangeMember, OpenHumansClient, RemoteFile
+from datauploader.tasks import enqueue_discard_local_history
 from main.models import MovesMember, RecentDay
 from open_humans.models import OpenHumansMember
 
@@ -118,20 +119,26 @@ def find_problem(oh_member: OpenHumansMember, moves: MovesMember | None) -> Prob
     if moves is None:
         return None
     if moves.status == MovesMember.Status.NEEDS_RECONNECT:
-        reason = f" ({moves.last_error})" if moves.last_error else ""
+        # The worker's own words (last_error) are for operators; this is the
+        # one thing the member can do about it.
         return Problem(
-            f"Moves no longer accepts our access to your account{reason}. "
+            "Moves no longer accepts our access to your account. "
             "Reconnect Moves to continue the updates; the data already on Open Humans stays.",
             "reconnect_moves",
         )
     if moves.status == MovesMember.Status.FAILING:
-        reason = moves.last_error or "an unknown error"
+        reason = _clause(moves.last_error) or "an unknown error"
         return Problem(
-            f"The last update did not finish: {reason}. The data already on Open Humans is safe. "
-            "We try again by ourselves; you can also ask for an update now.",
+            f"The last update did not finish: {reason}. The data already on Open Humans is safe, "
+            "and we try again by ourselves.",
             "update",
         )
     return None
+
+
+def _clause(error: str) -> str:
+    """An error message made to fit inside a sentence: the worker writes them as whole sentences."""
+    return error.strip().rstrip(".").strip()
 
 
 def manual_update_allowed(moves: MovesMember | None) -> tuple[bool, datetime | None]:
@@ -364,6 +371,7 @@ def disconnect_moves(oh_member: OpenHumansMember) -> DisconnectResult:
     delete the file on Open Humans themselves.
     """
     removed, _ = MovesMember.objects.filter(member=oh_member).delete()
+    enqueue_discard_local_history(oh_member.oh_id)
     try:
         token = oh_member.get_access_token()
         deleted = OpenHumansClient().delete_files_named(token, oh_member.oh_id, settings.MOVES_FILE_NAME)

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from apiclients.errors import UpstreamError
 from apiclients.moves import MovesClient
 from apiclients.openhumans import OpenHumansClient
+from datauploader.tasks import enqueue_process_moves
 from main import dashboard, oauth_state, webhooks
 from main.models import MovesMember
 from open_humans.models import OpenHumansMember
@@ -25,13 +26,6 @@ from open_humans.models import OpenHumansMember
 logger = logging.getLogger(__name__)
 
 View = Callable[..., HttpResponse]
-
-
-def _queue_update(oh_id: str) -> None:
-    # Imported here so the web app loads without importing Celery tasks first.
-    from datauploader.tasks import enqueue_process_moves
-
-    enqueue_process_moves(oh_id)
 
 
 def member_required(view: View) -> View:
@@ -166,7 +160,7 @@ def complete_moves(request: HttpRequest, member: OpenHumansMember) -> HttpRespon
             "(this deletes the current file on Open Humans), then connect the other account.",
         )
         return redirect("dashboard")
-    _queue_update(member.oh_id)
+    enqueue_process_moves(member.oh_id)
     messages.success(request, "Moves is connected. Your history is on its way to Open Humans.")
     return redirect("dashboard")
 
@@ -202,7 +196,7 @@ def update_data(request: HttpRequest, member: OpenHumansMember) -> HttpResponse:
     if moves is None or not moves.is_connected:
         messages.error(request, "Connect Moves first; there is nothing to update yet.")
     elif dashboard.claim_manual_update(moves):
-        _queue_update(member.oh_id)
+        enqueue_process_moves(member.oh_id)
         messages.success(request, "Update requested. New data appears here when it is done.")
     else:
         _, next_at = dashboard.manual_update_allowed(moves)

@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from datauploader.tasks import enqueue_discard_local_history
 from main.models import MovesMember
 from open_humans.models import OpenHumansMember
 
@@ -69,6 +70,7 @@ def forget_member(event: Deauthorization) -> str:
         member = OpenHumansMember.objects.select_for_update().filter(oh_id=event.project_member_id).first()
         if member is None:
             return "unknown"
+        enqueue_discard_local_history(event.project_member_id)
         if event.erasure_requested:
             # The user row owns the member, its Moves connection and preview
             # days (all cascade), and its sessions stop working with it.

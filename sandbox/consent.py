@@ -1,12 +1,13 @@
-"""What both consent pages share: reading the authorization request and answering it.
+"""The consent page of both stand-ins: reading the authorization request and answering it.
 
 A request that cannot be trusted (unknown client, bad redirect_uri) gets an
 error page, never a redirect, as OAuth 2.0 section 4.1.2.1 asks.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from django import forms
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 
@@ -77,3 +78,60 @@ def parse_authorize_request(
 def refused(request: HttpRequest, service: str, reason: str) -> HttpResponse:
     context = {"service": service, "reason": reason}
     return render(request, "sandbox/authorize_error.html", context, status=400)
+
+
+@dataclass(frozen=True)
+class ConsentPage:
+    """What one stand-in's consent page asks, and the form it asks it with."""
+
+    service: str
+    title: str
+    heading: str
+    # Who asks ("application", "project") and for what; the client id stands between them.
+    client_kind: str
+    asks: str
+    # What the accounts are called in "Existing ...:".
+    account_noun: str
+    form_class: type[forms.Form]
+    # The scopes the service knows and what each grants; None: the request carries no scope.
+    scopes: Mapping[str, str] | None = None
+
+
+def consent(
+    request: HttpRequest,
+    page: ConsentPage,
+    *,
+    client_id: str,
+    default_redirect_uri: str,
+    existing: Iterable[str],
+    grant: Callable[[AuthorizeRequest, dict], str],
+) -> HttpResponse:
+    """Show the consent page, or answer the person's decision.
+
+    The page posts to itself (with CSRF protection). On "allow" with a valid
+    form, ``grant`` gets the request and the form's data and returns the code
+    to send back.
+    """
+    auth = parse_authorize_request(
+        request.GET if request.method == "GET" else request.POST,
+        client_id=client_id,
+        default_redirect_uri=default_redirect_uri,
+        allowed_scopes=None if page.scopes is None else set(page.scopes),
+    )
+    if isinstance(auth, str):
+        return refused(request, page.service, auth)
+    form = page.form_class(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        if request.POST.get("decision") == "deny":
+            return auth.denied()
+        if request.POST.get("decision") == "allow" and form.is_valid():
+            return auth.approved(grant(auth, form.cleaned_data))
+    context = {
+        "page": page,
+        "auth": auth,
+        "form": form,
+        "action": request.path,
+        "scopes": [(name, page.scopes[name]) for name in auth.scope.split()] if page.scopes else [],
+        "existing": list(existing),
+    }
+    return render(request, "sandbox/consent.html", context)

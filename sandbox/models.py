@@ -54,7 +54,9 @@ class Token(models.Model):
 class SandboxMovesUser(models.Model):
     name = models.CharField(max_length=100, unique=True)
     moves_id = models.PositiveIntegerField("Moves user id", unique=True)
-    first_date = models.DateField()
+    # None for an account that has recorded nothing yet: its profile has no
+    # firstDate and its storyline holds no days.
+    first_date = models.DateField(null=True, blank=True)
     # The last day with data; None keeps the history growing up to today.
     last_date = models.DateField(null=True, blank=True)
     time_zone = models.CharField(max_length=64)

@@ -11,102 +11,89 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sandbox import ratelimit, synthetic
 from sandbox.accounts import moves_user_named
-from sandbox.consent import parse_authorize_request, refused
+from sandbox.consent import AuthorizeRequest, ConsentPage, consent
 from sandbox.faults import fault_point
 from sandbox.forms import MovesConsentForm
 from sandbox.models import MovesAuthCode, MovesToken, SandboxMovesUser
-from sandbox.oauth import InvalidGrant, UnsupportedGrant, find_access_token, grant_tokens, issue_code
+from sandbox.oauth import find_access_token, issue_code, token_endpoint
 from sandbox.periods import BadPeriod, days_for_path, days_for_query, parse_track_points, parse_updated_since
-from sandbox.web import (
-    JSON_TYPE,
-    bearer_token,
-    client_credentials,
-    json_reply,
-    params,
-    same_secret,
-)
+from sandbox.web import JSON_TYPE, bearer_token, json_reply
 
 # The real reply said 15551998 seconds: 180 days less two seconds.
 TOKEN_EXPIRES_IN = 15551998
 CODE_LIFETIME = timedelta(minutes=10)
-SCOPES = {"activity", "location"}
+
+
+CONSENT = ConsentPage(
+    service="Moves",
+    title="Allow access to your Moves data?",
+    heading="Allow access to your Moves data?",
+    client_kind="application",
+    asks="asks to read your Moves data:",
+    account_noun="users",
+    form_class=MovesConsentForm,
+    scopes={"activity": "steps, distances and activities", "location": "places and routes"},
+)
 
 
 @require_http_methods(["GET", "POST"])
 @fault_point("moves.authorize")
 def authorize(request: HttpRequest) -> HttpResponse:
-    """The consent page; a form that posts to itself (with CSRF protection)."""
-    auth = parse_authorize_request(
-        request.GET if request.method == "GET" else request.POST,
+    """Moves' consent page: a form that posts to itself (with CSRF protection)."""
+    return consent(
+        request,
+        CONSENT,
         client_id=settings.MOVES_CLIENT_ID,
         default_redirect_uri=settings.MOVES_REDIRECT_URI,
-        allowed_scopes=SCOPES,
+        existing=SandboxMovesUser.objects.values_list("name", flat=True),
+        grant=_grant_code,
     )
-    if isinstance(auth, str):
-        return refused(request, "Moves", auth)
-    form = MovesConsentForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST":
-        if request.POST.get("decision") == "deny":
-            return auth.denied()
-        if request.POST.get("decision") == "allow" and form.is_valid():
-            user = moves_user_named(form.cleaned_data["name"], form.cleaned_data["history_days"])
-            code = issue_code(
-                MovesAuthCode,
-                CODE_LIFETIME,
-                user=user,
-                client_id=auth.client_id,
-                redirect_uri=auth.given_redirect_uri,
-                scope=auth.scope,
-            )
-            return auth.approved(code.code)
-    context = {
-        "auth": auth,
-        "form": form,
-        "scopes": auth.scope.split(),
-        "users": SandboxMovesUser.objects.all(),
-    }
-    return render(request, "sandbox/moves_authorize.html", context)
+
+
+def _grant_code(auth: AuthorizeRequest, data: dict) -> str:
+    """A code for the account the consent form names (created if new)."""
+    user = moves_user_named(data["name"], data["history_days"])
+    code = issue_code(
+        MovesAuthCode,
+        CODE_LIFETIME,
+        user=user,
+        client_id=auth.client_id,
+        redirect_uri=auth.given_redirect_uri,
+        scope=auth.scope,
+    )
+    return code.code
 
 
 @csrf_exempt
 @require_POST
 @fault_point("moves.token")
 def access_token(request: HttpRequest) -> HttpResponse:
-    values = params(request)
-    client_id, secret = client_credentials(request, values)
-    if not (
-        same_secret(client_id, settings.MOVES_CLIENT_ID) and same_secret(secret, settings.MOVES_CLIENT_SECRET)
-    ):
-        return json_reply({"error": "invalid_client"}, status=401)
-    try:
-        token = grant_tokens(
-            values,
-            client_id,
-            code_model=MovesAuthCode,
-            token_model=MovesToken,
-            owner_field="user",
-            lifetime=timedelta(seconds=TOKEN_EXPIRES_IN),
-        )
-    except UnsupportedGrant:
-        return json_reply({"error": "unsupported_grant_type"}, status=400)
-    except InvalidGrant:
-        return json_reply({"error": "invalid_grant"}, status=400)
-    return json_reply(
-        {
-            "access_token": token.access_token,
-            "token_type": "bearer",
-            "expires_in": TOKEN_EXPIRES_IN,
-            "refresh_token": token.refresh_token,
-            "user_id": token.user.moves_id,
-        }
+    return token_endpoint(
+        request,
+        client_id=settings.MOVES_CLIENT_ID,
+        client_secret=settings.MOVES_CLIENT_SECRET,
+        code_model=MovesAuthCode,
+        token_model=MovesToken,
+        owner_field="user",
+        lifetime=timedelta(seconds=TOKEN_EXPIRES_IN),
+        reply=_token_reply,
     )
+
+
+def _token_reply(token: MovesToken) -> dict:
+    return {
+        "access_token": token.access_token,
+        "token_type": "bearer",
+        "expires_in": TOKEN_EXPIRES_IN,
+        "refresh_token": token.refresh_token,
+        "user_id": token.user.moves_id,
+    }
 
 
 def _live_token(request: HttpRequest) -> MovesToken | None:
@@ -164,23 +151,20 @@ def moves_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 def profile(request: HttpRequest, user: SandboxMovesUser) -> HttpResponse:
     city = synthetic.city_for(user.time_zone)
     offset = datetime.now(ZoneInfo(user.time_zone)).utcoffset()
-    return json_reply(
-        {
-            "userId": user.moves_id,
-            "profile": {
-                "firstDate": user.first_date.strftime("%Y%m%d"),
-                "currentTimeZone": {"id": user.time_zone, "offset": int(offset.total_seconds())},
-                "localization": {
-                    "language": city.language,
-                    "locale": city.locale,
-                    "firstWeekDay": city.first_week_day,
-                    "metric": city.metric,
-                },
-                "caloriesAvailable": False,
-                "platform": "ios",
-            },
-        }
-    )
+    details = {
+        "currentTimeZone": {"id": user.time_zone, "offset": int(offset.total_seconds())},
+        "localization": {
+            "language": city.language,
+            "locale": city.locale,
+            "firstWeekDay": city.first_week_day,
+            "metric": city.metric,
+        },
+        "caloriesAvailable": False,
+        "platform": "ios",
+    }
+    if user.first_date is not None:
+        details = {"firstDate": user.first_date.strftime("%Y%m%d"), **details}
+    return json_reply({"userId": user.moves_id, "profile": details})
 
 
 @require_GET

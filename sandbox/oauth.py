@@ -1,26 +1,24 @@
-"""Authorization codes and token pairs, shared by both stand-in servers.
+"""Authorization codes, token pairs and the token endpoint, shared by both stand-in servers.
 
 Codes are single use: redeeming one is a conditional UPDATE, so two
 concurrent exchanges of the same code cannot both succeed. Refreshing works
 the same way and retires the whole old pair (access and refresh token).
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from sandbox.models import AuthCode, Token
+from sandbox.web import client_credentials, json_reply, params, same_secret
 
 
 class InvalidGrant(Exception):
     """The code or refresh token is unknown, used, expired or not this client's."""
-
-
-class UnsupportedGrant(Exception):
-    """A grant_type other than authorization_code and refresh_token."""
 
 
 def issue_code(model: type[AuthCode], lifetime: timedelta, **fields) -> AuthCode:
@@ -66,25 +64,46 @@ def find_access_token(model: type[Token], access_token: str | None) -> Token | N
     return model.objects.filter(access_token=access_token, revoked_at__isnull=True).first()
 
 
-def grant_tokens(
-    values: Mapping[str, str],
-    client_id: str,
+def token_endpoint(
+    request: HttpRequest,
     *,
+    client_id: str,
+    client_secret: str,
     code_model: type[AuthCode],
     token_model: type[Token],
     owner_field: str,
     lifetime: timedelta,
+    reply: Callable[[Token], dict],
     owner_allowed: Callable[[object], bool] = lambda owner: True,
-) -> Token:
-    """Answer a token request: a new pair for the owner of the code or refresh token."""
+) -> HttpResponse:
+    """Answer a token request: ``reply(new pair)`` for the owner of the code or refresh token.
+
+    The client authenticates with HTTP basic auth or with ``client_id`` and
+    ``client_secret`` parameters (RFC 6749 section 2.3.1); the parameters may
+    come in the query string or the form body. Refusals are the OAuth errors
+    both services answer: ``invalid_client`` (401), ``unsupported_grant_type``
+    and ``invalid_grant`` (400).
+    """
+    values = params(request)
+    given_id, given_secret = client_credentials(request, values)
+    if not (same_secret(given_id, client_id) and same_secret(given_secret, client_secret)):
+        return _error("invalid_client", status=401)
     grant_type = values.get("grant_type")
-    if grant_type == "authorization_code":
-        used = redeem_code(code_model, values.get("code", ""), client_id, values.get("redirect_uri"))
-    elif grant_type == "refresh_token":
-        used = retire_refresh_token(token_model, values.get("refresh_token", ""), client_id)
-    else:
-        raise UnsupportedGrant
+    try:
+        if grant_type == "authorization_code":
+            used = redeem_code(code_model, values.get("code", ""), given_id, values.get("redirect_uri"))
+        elif grant_type == "refresh_token":
+            used = retire_refresh_token(token_model, values.get("refresh_token", ""), given_id)
+        else:
+            return _error("unsupported_grant_type")
+    except InvalidGrant:
+        return _error("invalid_grant")
     owner = getattr(used, owner_field)
     if not owner_allowed(owner):
-        raise InvalidGrant
-    return issue_token(token_model, lifetime, client_id=client_id, scope=used.scope, **{owner_field: owner})
+        return _error("invalid_grant")
+    pair = issue_token(token_model, lifetime, client_id=given_id, scope=used.scope, **{owner_field: owner})
+    return json_reply(reply(pair))
+
+
+def _error(code: str, status: int = 400) -> HttpResponse:
+    return json_reply({"error": code}, status=status)

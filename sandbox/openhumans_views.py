@@ -7,25 +7,18 @@ from functools import wraps
 from django.conf import settings
 from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sandbox import storage
 from sandbox.accounts import oh_member_named
-from sandbox.consent import parse_authorize_request, refused
+from sandbox.consent import AuthorizeRequest, ConsentPage, consent
 from sandbox.faults import fault_point
 from sandbox.forms import CompleteForm, DeleteForm, DirectUploadForm, MessageForm, OHConsentForm
 from sandbox.models import OHAuthCode, OHToken, SandboxFile, SandboxMessage, SandboxOHMember
-from sandbox.oauth import InvalidGrant, UnsupportedGrant, find_access_token, grant_tokens, issue_code
-from sandbox.web import (
-    bearer_token,
-    client_credentials,
-    json_reply,
-    params,
-    same_secret,
-)
+from sandbox.oauth import find_access_token, issue_code, token_endpoint
+from sandbox.web import bearer_token, json_reply, params
 
 TOKEN_EXPIRES_IN = 36000
 CODE_LIFETIME = timedelta(minutes=30)
@@ -36,71 +29,75 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 200
 
 
+CONSENT = ConsentPage(
+    service="Open Humans",
+    title="Join the project?",
+    heading="Join the project and share data with it?",
+    client_kind="project",
+    asks="asks to read and write the data it stores in your Open Humans account.",
+    account_noun="members",
+    form_class=OHConsentForm,
+)
+
+
 @require_http_methods(["GET", "POST"])
 @fault_point("oh.authorize")
 def authorize(request: HttpRequest) -> HttpResponse:
-    """The consent page; a form that posts to itself (with CSRF protection)."""
-    auth = parse_authorize_request(
-        request.GET if request.method == "GET" else request.POST,
+    """Open Humans' consent page: a form that posts to itself (with CSRF protection)."""
+    return consent(
+        request,
+        CONSENT,
         client_id=settings.OH_CLIENT_ID,
         default_redirect_uri=settings.OH_REDIRECT_URI,
+        existing=SandboxOHMember.objects.values_list("username", flat=True),
+        grant=_grant_code,
     )
-    if isinstance(auth, str):
-        return refused(request, "Open Humans", auth)
-    form = OHConsentForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST":
-        if request.POST.get("decision") == "deny":
-            return auth.denied()
-        if request.POST.get("decision") == "allow" and form.is_valid():
-            member = oh_member_named(
-                form.cleaned_data["username"],
-                message_permission=form.cleaned_data["message_permission"],
-                share_username=form.cleaned_data["share_username"],
-            )
-            code = issue_code(
-                OHAuthCode,
-                CODE_LIFETIME,
-                member=member,
-                client_id=auth.client_id,
-                redirect_uri=auth.given_redirect_uri,
-                scope=SCOPE,
-            )
-            return auth.approved(code.code)
-    context = {"auth": auth, "form": form, "members": SandboxOHMember.objects.all()}
-    return render(request, "sandbox/oh_authorize.html", context)
+
+
+def _grant_code(auth: AuthorizeRequest, data: dict) -> str:
+    """A code for the account the consent form names (created if new)."""
+    member = oh_member_named(
+        data["username"],
+        message_permission=data["message_permission"],
+        share_username=data["share_username"],
+    )
+    code = issue_code(
+        OHAuthCode,
+        CODE_LIFETIME,
+        member=member,
+        client_id=auth.client_id,
+        redirect_uri=auth.given_redirect_uri,
+        scope=SCOPE,
+    )
+    return code.code
 
 
 @csrf_exempt
 @require_POST
 @fault_point("oh.token")
 def token(request: HttpRequest) -> HttpResponse:
-    values = params(request)
-    client_id, secret = client_credentials(request, values)
-    if not (same_secret(client_id, settings.OH_CLIENT_ID) and same_secret(secret, settings.OH_CLIENT_SECRET)):
-        return json_reply({"error": "invalid_client"}, status=401)
-    try:
-        pair = grant_tokens(
-            values,
-            client_id,
-            code_model=OHAuthCode,
-            token_model=OHToken,
-            owner_field="member",
-            lifetime=timedelta(seconds=TOKEN_EXPIRES_IN),
-            owner_allowed=lambda member: member.active,
-        )
-    except UnsupportedGrant:
-        return json_reply({"error": "unsupported_grant_type"}, status=400)
-    except InvalidGrant:
-        return json_reply({"error": "invalid_grant"}, status=400)
-    return json_reply(
-        {
-            "access_token": pair.access_token,
-            "expires_in": TOKEN_EXPIRES_IN,
-            "token_type": "Bearer",
-            "refresh_token": pair.refresh_token,
-            "scope": pair.scope,
-        }
+    return token_endpoint(
+        request,
+        client_id=settings.OH_CLIENT_ID,
+        client_secret=settings.OH_CLIENT_SECRET,
+        code_model=OHAuthCode,
+        token_model=OHToken,
+        owner_field="member",
+        lifetime=timedelta(seconds=TOKEN_EXPIRES_IN),
+        # A member who left the project cannot be given new tokens.
+        owner_allowed=lambda member: member.active,
+        reply=_token_reply,
     )
+
+
+def _token_reply(pair: OHToken) -> dict:
+    return {
+        "access_token": pair.access_token,
+        "expires_in": TOKEN_EXPIRES_IN,
+        "token_type": "Bearer",
+        "refresh_token": pair.refresh_token,
+        "scope": pair.scope,
+    }
 
 
 def _not_authenticated(detail: str) -> HttpResponse:

@@ -443,7 +443,9 @@ def storyline(user, days: Iterable[date], track_points: bool, today: date | None
     ``user`` is a ``SandboxMovesUser``; days after its ``last_date`` exist but hold no data.
     """
     today = today or local_today(user.time_zone)
-    result = []
+    result: list[dict] = []
+    if user.first_date is None:
+        return result
     for day in days:
         if day < user.first_date or day > today:
             continue

@@ -11,6 +11,7 @@ testing.add_fault("moves.storyline", status=503, count=2)
 from datetime import date, timedelta
 
 from django.conf import settings
+from django.utils import timezone
 
 from sandbox import faults, ratelimit, storage, synthetic
 from sandbox.accounts import create_moves_user, leave_project, oh_member_named
@@ -39,7 +40,9 @@ __all__ = [
     "messages_for",
     "point_app_at_sandbox",
     "read_file_bytes",
+    "replace_file_bytes",
     "reset_rate_limits",
+    "revoke_moves_tokens",
     "stored_files",
     "storyline_days",
 ]
@@ -72,6 +75,11 @@ def issue_moves_tokens(
         scope="activity location",
     )
     return pair.access_token, pair.refresh_token
+
+
+def revoke_moves_tokens(user: SandboxMovesUser) -> None:
+    """The user disconnects the app in Moves: every token pair of theirs stops working."""
+    MovesToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
 def create_oh_member(
@@ -110,6 +118,11 @@ def stored_files(member: SandboxOHMember, include_incomplete: bool = False) -> l
 
 def read_file_bytes(file: SandboxFile) -> bytes:
     return storage.path_for(file).read_bytes()
+
+
+def replace_file_bytes(file: SandboxFile, data: bytes) -> None:
+    """Change a stored file's bytes behind the API's back (a damaged or foreign file)."""
+    storage.path_for(file).write_bytes(data)
 
 
 def messages_for(member: SandboxOHMember) -> list[SandboxMessage]:

@@ -26,6 +26,13 @@ def redis_db() -> Iterator[redis.Redis]:
     client.close()
 
 
+@pytest.fixture(autouse=True)
+def work_dir(settings, tmp_path):
+    """Each test's own directory for the worker's local histories."""
+    settings.DATA_WORK_DIR = tmp_path / "work"
+    return settings.DATA_WORK_DIR
+
+
 @pytest.fixture
 def make_member(db) -> Callable[..., MovesMember]:
     """Create a signed-in Open Humans member with a connected Moves account."""

@@ -28,3 +28,6 @@ from demotemplate.settings import *  # noqa: F403
 
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The suite never runs collectstatic; without this whitenoise warns on every
+# request that STATIC_ROOT is missing.
+WHITENOISE_AUTOREFRESH = True

@@ -57,4 +57,4 @@ def test_participant_flow_signs_in_connects_moves_and_gets_the_file(page: Page, 
     history = {(walker.first_date + timedelta(days=n)).strftime("%Y%m%d") for n in range(HISTORY_DAYS)}
     assert history <= set(dates)
     assert member.days_held == len(dates)
-    expect(page.get_by_text(re.compile(rf"\b{member.days_held} days\b"))).to_be_visible()
+    expect(page.get_by_text(re.compile(rf"holds {member.days_held} days of Moves data"))).to_be_visible()

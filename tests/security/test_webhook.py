@@ -7,6 +7,7 @@ import json
 import pytest
 from django.contrib.auth import get_user_model
 
+from datauploader.worklog import DayLog
 from main.models import MovesMember, RecentDay
 from open_humans.models import OpenHumansMember
 
@@ -158,3 +159,28 @@ def test_webhook_does_not_need_csrf(member):
     body = body_for("12345678", erasure=False)
 
     assert deliver(client, body, sign(body)).status_code == 200
+
+
+@pytest.mark.parametrize("erasure", [False, True])
+def test_webhook_has_the_worker_delete_its_copy_of_the_history(
+    client, member, erasure, django_capture_on_commit_callbacks
+):
+    history = DayLog.for_member("12345678")
+    history.append([{"date": "20240501", "summary": None, "segments": None}])
+    history.commit()
+    body = body_for("12345678", erasure=erasure)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(client, body, sign(body))
+
+    assert not history.directory.exists()
+
+
+def test_a_forged_webhook_leaves_the_workers_copy(client, member, django_capture_on_commit_callbacks):
+    history = DayLog.for_member("12345678")
+    body = body_for("12345678", erasure=True)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(client, body, sign(body, secret="wrong-secret"))
+
+    assert history.directory.exists()

@@ -30,14 +30,16 @@ def queued(monkeypatch) -> list[str]:
     tested with the worker, and running it here (tests run Celery eagerly)
     would make real upstream calls.
     """
-    import datauploader.tasks
+    import main.admin
+    import main.views
 
     calls: list[str] = []
 
     def record(oh_id: str, countdown: float | None = None) -> None:
         calls.append(oh_id)
 
-    monkeypatch.setattr(datauploader.tasks, "enqueue_process_moves", record)
+    for module in (main.views, main.admin):
+        monkeypatch.setattr(module, "enqueue_process_moves", record)
     return calls
 
 
@@ -47,9 +49,32 @@ def moves_member(make_member) -> MovesMember:
 
 
 @pytest.fixture
+def moves_state(moves_member: MovesMember) -> Callable[..., MovesMember]:
+    """Set fields of ``moves_member`` and save it: ``moves_state(status=..., last_error=...)``.
+
+    The test's own ``moves_member`` then holds the same values the views read.
+    """
+
+    def update(**fields) -> MovesMember:
+        for name, value in fields.items():
+            setattr(moves_member, name, value)
+        moves_member.save()
+        return moves_member
+
+    return update
+
+
+@pytest.fixture
 def signed_in(client: Client, moves_member: MovesMember) -> Client:
     client.force_login(moves_member.member.user)
     return client
+
+
+@pytest.fixture
+def signed_in_without_moves(signed_in: Client, moves_member: MovesMember) -> Client:
+    """A signed-in Open Humans member (oh_id 23456789) with no Moves connection, yet or any more."""
+    moves_member.delete()
+    return signed_in
 
 
 @pytest.fixture

@@ -20,6 +20,13 @@ def page(client, **params) -> str:
     return response.content.decode()
 
 
+def map_data(html: str) -> dict:
+    """The day's places and tracks the page hands to the map script."""
+    found = re.search(r'<script id="day-map-data" type="application/json">(.*?)</script>', html)
+    assert found, "the page carries no day-map-data"
+    return json.loads(found.group(1))
+
+
 def add_days(moves: MovesMember, count: int, last: date = date(2024, 5, 28)) -> list[RecentDay]:
     return [
         RecentDay.objects.create(
@@ -49,10 +56,8 @@ def test_dashboard_requires_sign_in(client, db):
     assert response["Location"].startswith("/?next=")
 
 
-def test_dashboard_without_moves_offers_to_connect(signed_in, moves_member):
-    moves_member.delete()
-
-    html = page(signed_in)
+def test_dashboard_without_moves_offers_to_connect(signed_in_without_moves):
+    html = page(signed_in_without_moves)
 
     assert 'href="/moves/connect/"' in html
     assert "Connect Moves" in html
@@ -68,12 +73,11 @@ def test_dashboard_new_member_waits_and_refreshes(signed_in, moves_member):
     assert "No file yet" in html
 
 
-def test_dashboard_backfilling_shows_progress_and_next_batch(signed_in, moves_member):
+def test_dashboard_backfilling_shows_progress_and_next_batch(signed_in, moves_state):
     next_batch = timezone.now() + timedelta(minutes=30)
-    moves_member.status = MovesMember.Status.BACKFILLING
-    moves_member.weeks_done, moves_member.weeks_total = 59, 150
-    moves_member.next_batch_at = next_batch
-    moves_member.save()
+    moves_state(
+        status=MovesMember.Status.BACKFILLING, weeks_done=59, weeks_total=150, next_batch_at=next_batch
+    )
 
     html = page(signed_in)
 
@@ -83,12 +87,16 @@ def test_dashboard_backfilling_shows_progress_and_next_batch(signed_in, moves_me
     assert re.search(r"\(in (29|30)\s+minutes\)", html)
 
 
-def test_dashboard_current_member_shows_file_and_last_update(signed_in, moves_member):
-    moves_member.status = MovesMember.Status.CURRENT
-    moves_member.weeks_done = moves_member.weeks_total = 12
-    moves_member.last_updated = timezone.now()
-    moves_member.file_id, moves_member.file_size, moves_member.days_held = 40330, 10_516_796, 84
-    moves_member.save()
+def test_dashboard_current_member_shows_file_and_last_update(signed_in, moves_state):
+    moves_state(
+        status=MovesMember.Status.CURRENT,
+        weeks_done=12,
+        weeks_total=12,
+        last_updated=timezone.now(),
+        file_id=40330,
+        file_size=10_516_796,
+        days_held=84,
+    )
 
     html = page(signed_in)
 
@@ -99,14 +107,17 @@ def test_dashboard_current_member_shows_file_and_last_update(signed_in, moves_me
     assert "main/progress.js" not in html
 
 
-def test_dashboard_needs_reconnect_offers_reconnect(signed_in, moves_member):
-    moves_member.status = MovesMember.Status.NEEDS_RECONNECT
-    moves_member.last_error = "Moves refused the refresh token"
-    moves_member.save()
+def test_dashboard_needs_reconnect_offers_reconnect(signed_in, moves_state):
+    moves_state(status=MovesMember.Status.NEEDS_RECONNECT, last_error="Moves refused the refresh token")
 
     html = page(signed_in)
 
-    assert "Moves no longer accepts our access to your account (Moves refused the refresh token)" in html
+    assert (
+        "Moves no longer accepts our access to your account. "
+        "Reconnect Moves to continue the updates; the data already on Open Humans stays."
+    ) in html
+    # The worker's words are for operators (admin), not the member.
+    assert "Moves refused the refresh token" not in html
     assert '<a class="button button-primary" href="/moves/connect/">Reconnect Moves</a>' in html
     assert "Updates start again once Moves is reconnected." in html
 
@@ -121,10 +132,8 @@ def test_dashboard_open_humans_needs_reconnect_offers_sign_in(signed_in, moves_m
     assert 'href="/login/">Sign in with Open Humans again</a>' in html
 
 
-def test_dashboard_failing_shows_the_last_error(signed_in, moves_member):
-    moves_member.status = MovesMember.Status.FAILING
-    moves_member.last_error = "Moves answered 503 four times"
-    moves_member.save()
+def test_dashboard_failing_shows_the_last_error(signed_in, moves_state):
+    moves_state(status=MovesMember.Status.FAILING, last_error="Moves answered 503 four times")
 
     html = page(signed_in)
 
@@ -132,9 +141,8 @@ def test_dashboard_failing_shows_the_last_error(signed_in, moves_member):
     assert "Update now</button>" in html
 
 
-def test_dashboard_disables_update_with_time_remaining(signed_in, moves_member):
-    moves_member.last_submitted = timezone.now() - timedelta(minutes=20)
-    moves_member.save()
+def test_dashboard_disables_update_with_time_remaining(signed_in, moves_state):
+    moves_state(last_submitted=timezone.now() - timedelta(minutes=20))
 
     html = page(signed_in)
 
@@ -158,9 +166,7 @@ def test_dashboard_preview_has_chart_table_and_map_data(signed_in, moves_member)
     assert '<title id="steps-title">Steps per day, last 28 days</title>' in html
     assert "the highest day had 28,000 steps" in html
     assert '<th scope="row"><time datetime="2024-05-28">Tue 28 May 2024</time></th><td>1000</td>' in html
-    data = json.loads(
-        re.search(r'<script id="day-map-data" type="application/json">(.*?)</script>', html).group(1)
-    )
+    data = map_data(html)
     assert data["date"] == "2024-05-28"
     assert data["tracks"] == [[[50.1, 8.6], [50.12, 8.63]]]
     assert data["places"][0]["name"] == "<b>Cafe 0</b>"
@@ -175,9 +181,7 @@ def test_dashboard_day_picker_selects_the_requested_day(signed_in, moves_member)
     html = page(signed_in, day="2024-05-25")
 
     assert '<option value="2024-05-25" selected>' in html
-    data = json.loads(
-        re.search(r'<script id="day-map-data" type="application/json">(.*?)</script>', html).group(1)
-    )
+    data = map_data(html)
     assert data["date"] == "2024-05-25"
     assert data["places"][0]["lat"] == pytest.approx(50.13)
 
@@ -190,10 +194,8 @@ def test_dashboard_day_picker_ignores_unknown_days(signed_in, moves_member):
     assert '<option value="2024-05-28" selected>' in html
 
 
-def test_dashboard_status_json_reports_progress(signed_in, moves_member):
-    moves_member.status = MovesMember.Status.BACKFILLING
-    moves_member.weeks_done, moves_member.weeks_total = 30, 120
-    moves_member.save()
+def test_dashboard_status_json_reports_progress(signed_in, moves_state):
+    moves_state(status=MovesMember.Status.BACKFILLING, weeks_done=30, weeks_total=120)
 
     with replay.use_cassette("no_requests.yaml"):
         data = signed_in.get("/dashboard/status.json").json()

@@ -13,9 +13,8 @@ def open_humans(monkeypatch) -> FakeOpenHumans:
     return fake
 
 
-def test_download_redirects_to_a_fresh_url(signed_in, moves_member, open_humans):
-    moves_member.file_id = 40330
-    moves_member.save()
+def test_download_redirects_to_a_fresh_url(signed_in, moves_state, open_humans):
+    moves_state(file_id=40330)
 
     response = signed_in.get("/download/")
 

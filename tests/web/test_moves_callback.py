@@ -3,6 +3,7 @@
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from django.utils import timezone
 
 from main import oauth_state
@@ -10,8 +11,10 @@ from main.models import MovesMember
 from tests.web.conftest import replay
 
 
-def test_connect_redirects_to_moves_with_the_session_state(signed_in, moves_member):
-    response = signed_in.post("/moves/connect/")
+# The dashboard's button posts; a plain link (GET) must work as well.
+@pytest.mark.parametrize("method", ["post", "get"])
+def test_connect_redirects_to_moves_with_the_session_state(signed_in, moves_member, method):
+    response = getattr(signed_in, method)("/moves/connect/")
 
     assert response.status_code == 302
     query = parse_qs(urlsplit(response["Location"]).query)
@@ -47,16 +50,13 @@ def test_callback_stores_tokens_resets_status_and_queues(client, make_member, st
     assert queued == ["23456789"]
 
 
-def test_callback_creates_the_connection_of_a_new_member(client, make_member, start_handshake, queued):
-    oh_member = make_member(oh_id="23456789").member
-    MovesMember.objects.all().delete()
-    client.force_login(oh_member.user)
+def test_callback_creates_the_connection_of_a_new_member(signed_in_without_moves, start_handshake, queued):
     state = start_handshake(oauth_state.MOVES)
 
     with replay.use_cassette("moves_connect.yaml"):
-        client.get("/moves_complete/", {"code": "moves-code", "state": state})
+        signed_in_without_moves.get("/moves_complete/", {"code": "moves-code", "state": state})
 
-    moves = MovesMember.objects.get(member=oh_member)
+    moves = MovesMember.objects.get(member__oh_id="23456789")
     assert moves.refresh_token == "moves-refresh-from-cassette"
     assert queued == ["23456789"]
 
@@ -82,14 +82,13 @@ def test_callback_without_code_says_so(signed_in, moves_member, start_handshake,
     assert queued == []
 
 
-def test_callback_handles_a_refused_code(client, make_member, start_handshake, queued):
-    oh_member = make_member(oh_id="23456789").member
-    MovesMember.objects.all().delete()
-    client.force_login(oh_member.user)
+def test_callback_handles_a_refused_code(signed_in_without_moves, start_handshake, queued):
     state = start_handshake(oauth_state.MOVES)
 
     with replay.use_cassette("moves_token_invalid_grant.yaml") as cassette:
-        response = client.get("/moves_complete/", {"code": "used-code", "state": state}, follow=True)
+        response = signed_in_without_moves.get(
+            "/moves_complete/", {"code": "used-code", "state": state}, follow=True
+        )
 
     assert cassette.play_count == 1
     assert b"Nothing was saved" in response.content
@@ -110,11 +109,3 @@ def test_callback_refuses_a_different_moves_account(client, make_member, start_h
     assert (moves.moves_id, moves.refresh_token) == (999, "moves-refresh-23456789")
     assert moves.status == MovesMember.Status.NEEDS_RECONNECT
     assert queued == []
-
-
-def test_connect_works_as_a_plain_link(signed_in, moves_member):
-    response = signed_in.get("/moves/connect/")
-
-    assert response.status_code == 302
-    query = parse_qs(urlsplit(response["Location"]).query)
-    assert query["state"] == [signed_in.session["oauth_state_moves"]]

@@ -3,6 +3,7 @@
 import pytest
 
 from apiclients.errors import InvalidGrant, TemporaryUpstreamError
+from datauploader.worklog import DayLog
 from main.models import MovesMember, RecentDay
 from tests.web.fakes import FakeOpenHumans, remote_file
 
@@ -53,10 +54,8 @@ def test_remove_moves_reports_a_failed_file_deletion_and_still_forgets_tokens(
     assert MovesMember.objects.count() == 0
 
 
-def test_remove_moves_retry_deletes_the_file_without_a_connection(signed_in, moves_member, open_humans):
-    MovesMember.objects.all().delete()
-
-    response = signed_in.post("/remove_moves/")
+def test_remove_moves_retry_deletes_the_file_without_a_connection(signed_in_without_moves, open_humans):
+    response = signed_in_without_moves.post("/remove_moves/")
 
     assert response.status_code == 302
     assert [remote.basename for remote in open_humans.files] == ["other.csv"]
@@ -71,3 +70,16 @@ def test_remove_moves_after_open_humans_access_ended_explains_what_to_do(
 
     assert b"sign in with Open Humans again first" in response.content
     assert MovesMember.objects.count() == 0
+
+
+def test_remove_moves_has_the_worker_delete_its_copy_of_the_history(
+    signed_in, moves_member, open_humans, django_capture_on_commit_callbacks
+):
+    history = DayLog.for_member(moves_member.member.oh_id)
+    history.append([{"date": "20240501", "summary": None, "segments": None}])
+    history.commit()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_in.post("/remove_moves/")
+
+    assert not history.directory.exists()

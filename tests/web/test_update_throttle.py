@@ -27,20 +27,18 @@ def test_update_data_refuses_a_second_request_within_the_interval(signed_in, mov
     assert b"You can ask again in" in response.content
 
 
-def test_update_data_allows_a_request_after_the_interval(signed_in, moves_member, queued, settings):
-    moves_member.last_submitted = timezone.now() - timedelta(
-        seconds=settings.MANUAL_UPDATE_INTERVAL_SECONDS + 1
+def test_update_data_allows_a_request_after_the_interval(signed_in, moves_state, queued, settings):
+    moves_state(
+        last_submitted=timezone.now() - timedelta(seconds=settings.MANUAL_UPDATE_INTERVAL_SECONDS + 1)
     )
-    moves_member.save()
 
     signed_in.post("/update_data/")
 
     assert queued == ["23456789"]
 
 
-def test_update_data_refuses_a_member_who_must_reconnect(signed_in, moves_member, queued):
-    moves_member.status = MovesMember.Status.NEEDS_RECONNECT
-    moves_member.save()
+def test_update_data_refuses_a_member_who_must_reconnect(signed_in, moves_state, queued):
+    moves_state(status=MovesMember.Status.NEEDS_RECONNECT)
 
     response = signed_in.post("/update_data/", follow=True)
 

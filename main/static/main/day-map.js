@@ -14,12 +14,14 @@
   }
   var bounds = L.latLngBounds([]);
   data.tracks.forEach(function (points) {
-    var line = L.polyline(points, { color: "#b4451f", weight: 4, opacity: 0.85 }).addTo(map);
+    var line = L.polyline(points, {
+      className: "day-track", color: "#b4451f", weight: 4, opacity: 0.85
+    }).addTo(map);
     bounds.extend(line.getBounds());
   });
   data.places.forEach(function (place) {
     var marker = L.circleMarker([place.lat, place.lon], {
-      radius: 7, color: "#1d4f91", weight: 2, fillColor: "#ffffff", fillOpacity: 1
+      className: "day-place", radius: 7, color: "#1d4f91", weight: 2, fillColor: "#ffffff", fillOpacity: 1
     }).addTo(map);
     // Place names come from the member's data: set them as text, never as HTML.
     var label = document.createElement("span");

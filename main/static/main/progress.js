@@ -23,8 +23,9 @@
         if (bar && data.weeks_total) {
           bar.max = data.weeks_total;
           bar.value = data.weeks_done;
-          document.getElementById("weeks-done").textContent = data.weeks_done;
-          document.getElementById("weeks-total").textContent = data.weeks_total;
+          bar.textContent = data.percent + "%";
+          document.getElementById("progress-text").textContent =
+            data.weeks_done + " of " + data.weeks_total + " weeks (" + data.percent + "%)";
         } else if (!bar && data.weeks_total) {
           window.location.reload();
           return;
