@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint format migrations-check bench ci
+.PHONY: install run test test-fast lint format migrations-check bench ci cassettes
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -32,6 +32,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
+
+# Record the process_moves cassettes again against the sandbox (tests/sync/conftest.py).
+cassettes: $(STAMP)
+	RECORD_CASSETTES=1 $(PY) -m pytest tests/sync/test_recorded_traffic.py
 
 bench: $(STAMP)
 	$(PY) -m bench.run $(BENCH_ARGS)

@@ -21,7 +21,7 @@ import psutil
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SCHEDULER = "a real Celery worker (solo pool) on a Redis database of its own"
-READY = re.compile(r"celery@\S+ ready\.")
+READY = re.compile(r"\S+@\S+ ready\.")
 RECEIVED = re.compile(r"Task datauploader\.process_moves\[[^\]]+\] received")
 POLL_SECONDS = 0.02
 
@@ -118,3 +118,46 @@ def backfill(oh_id: str, env: dict[str, str], log_path: Path, timeout: float) ->
     if usage is None:
         raise RuntimeError("the Celery worker exited on its own; its peak RSS is unknown")
     return {"wall": wall, "idle_rss": idle, "peak_rss": usage.ru_maxrss * 1024, "runs": runs}
+
+
+def update_data(broker) -> dict:
+    """Time our ``update_data`` over the members in the database, then the fan-out a worker does.
+
+    ``broker`` is a Redis client on the (otherwise empty) broker database and
+    nobody consumes it. The command sends one message per batch of members;
+    the worker then turns each batch into one ``process_moves`` message per
+    member. Both steps are timed here, the second by running every batch task
+    in this process the way one worker would, so the figure compares like with
+    like against a loop that sends one message per member itself.
+
+    Returns seconds of the command (``ours``), its batch messages, the members
+    those hold (``ours_queued``), and seconds of the fan-out (``fan_out``) with
+    the ``process_moves`` messages it left in the queue.
+    """
+    import base64
+    import json
+
+    from django.core.management import call_command
+
+    from datauploader.tasks import queue_process_moves_batch
+
+    queue = "celery"
+    started = time.perf_counter()
+    call_command("update_data", verbosity=0)
+    command_seconds = time.perf_counter() - started
+    batches = [json.loads(raw) for raw in broker.lrange(queue, 0, -1)]
+    broker.delete(queue)
+    # A Celery message body is [args, kwargs, embed]; a batch's only argument is its list of ids.
+    id_lists = [json.loads(base64.b64decode(message["body"]))[0][0] for message in batches]
+
+    started = time.perf_counter()
+    for ids in id_lists:
+        queue_process_moves_batch.run(ids)
+    fan_out_seconds = time.perf_counter() - started
+    return {
+        "ours": command_seconds,
+        "ours_batches": len(batches),
+        "ours_queued": sum(len(ids) for ids in id_lists),
+        "fan_out": fan_out_seconds,
+        "fan_out_queued": int(broker.llen(queue)),
+    }

@@ -38,6 +38,7 @@ class UpdateDataRow:
     engine: str
     ours: float | None
     ours_queued: int | None
+    fan_out: float | None
     seed: float
     seed_queued: int
 
@@ -122,6 +123,8 @@ def render(
             out.append("  ".join("-" * w for w in widths))
     if update is not None:
         ours = f"{update.ours:.2f} s ({update.ours_queued} queued)" if update.ours is not None else "-"
+        if update.fan_out is not None:
+            ours += f" + {update.fan_out:.1f} s of worker fan-out"
         ratio = f", {update.seed / update.ours:.1f}x faster" if update.ours else ""
         out.append("")
         out.append(

@@ -174,6 +174,7 @@ class Bench:
             engine=engine,
             ours=result["ours"],
             ours_queued=result["ours_queued"],
+            fan_out=result.get("fan_out"),
             seed=result["seed"],
             seed_queued=result["seed_queued"],
         )
