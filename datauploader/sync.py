@@ -38,12 +38,14 @@ log = logging.getLogger(__name__)
 RECONNECT_SUBJECT = "Please reconnect Moves"
 RECONNECT_MOVES = "Moves no longer accepts our access to your account. Please reconnect Moves."
 RECONNECT_OPEN_HUMANS = "Open Humans no longer accepts our access. Please sign in with Open Humans again."
+# Shown on the dashboard after "The last update did not finish:", which goes
+# on to say that the data on Open Humans is safe and that we try again.
 UNREADABLE_FILE = (
-    "Your Moves file on Open Humans could not be read, so it was left as it is. "
-    "Disconnect Moves and connect it again to rebuild it."
+    "your Moves file on Open Humans could not be read, so it was left as it is; "
+    "disconnecting Moves and connecting it again rebuilds it."
 )
-UNREADABLE_MOVES = "Moves sent data we could not read; your file was kept and we will try again later."
-NO_FIRST_DATE = "Moves did not say when your data starts; we will try again later."
+UNREADABLE_MOVES = "Moves sent data we could not read."
+NO_FIRST_DATE = "Moves did not say when your data starts."
 
 
 @dataclass
@@ -283,7 +285,10 @@ def _progress(member: MovesMember, history: DayLog, today: date) -> dict:
     if first is None or resume is None:
         return {}
     total = (monday_of(today) - monday_of(first)).days // 7 + 1
-    done = (resume - monday_of(first)).days // 7
+    # The week to resume at counts once it holds days: it is the current
+    # week, fetched again on every update.
+    held_from_resume = history.last_day is not None and history.last_day >= resume
+    done = (resume - monday_of(first)).days // 7 + held_from_resume
     return {"weeks_total": total, "weeks_done": max(0, min(done, total))}
 
 

@@ -63,12 +63,12 @@ def process_moves(self, oh_id: str, deferrals: int = 0) -> None:
         result = SyncResult(retry_after=RESUME_AFTER_TIME_LIMIT_SECONDS)
     except PermanentUpstreamError as exc:
         log.error("process_moves %s: upstream refused a request: %s", oh_id, exc)
-        _mark_failing(member, "Moves or Open Humans refused a request; we will try again at the next update.")
+        _mark_failing(member, "Moves or Open Humans refused a request.")
         return
     except TemporaryUpstreamError as exc:
         log.warning("process_moves %s: temporary upstream failure: %s", oh_id, exc)
         if self.request.retries >= MAX_TEMPORARY_RETRIES:
-            _mark_failing(member, "Moves or Open Humans is not answering; we will try again later.")
+            _mark_failing(member, "Moves or Open Humans is not answering.")
             return
         raise self.retry(countdown=min(600, 30 * 2**self.request.retries)) from exc
     finally:

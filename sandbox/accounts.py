@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from sandbox.models import OHToken, SandboxMovesUser, SandboxOHMember
+from sandbox.models import MovesToken, OHToken, SandboxMovesUser, SandboxOHMember
 from sandbox.synthetic import CITIES, default_time_zone, local_today
 
 _ids = random.SystemRandom()
@@ -87,3 +87,8 @@ def leave_project(member: SandboxOHMember) -> None:
     member.active = False
     member.save(update_fields=["active"])
     OHToken.objects.filter(member=member, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def revoke_moves_access(user: SandboxMovesUser) -> int:
+    """The user disconnects the app in Moves: every live token pair of theirs stops working."""
+    return MovesToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())

@@ -9,7 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from sandbox import faults
-from sandbox.accounts import create_moves_user
+from sandbox.accounts import create_moves_user, revoke_moves_access
 from sandbox.forms import FaultForm, MovesUserForm
 from sandbox.models import Fault, SandboxFile, SandboxMessage, SandboxMovesUser, SandboxOHMember
 from sandbox.web import json_reply
@@ -26,6 +26,11 @@ def index(request: HttpRequest) -> HttpResponse:
     if action == "add" and form.is_valid():
         faults.add(**form.cleaned_data)
         return HttpResponseRedirect(reverse("sandbox:index"))
+    if action == "revoke_moves":
+        user = SandboxMovesUser.objects.filter(pk=request.POST.get("user")).first()
+        if user is not None:
+            revoke_moves_access(user)
+        return HttpResponseRedirect(reverse("sandbox:index") + "#moves-users")
     if action == "create_user" and user_form.is_valid():
         data = user_form.cleaned_data
         create_moves_user(data["name"], data["first_date"], data["days"], data["time_zone"] or None)

@@ -11,10 +11,9 @@ testing.add_fault("moves.storyline", status=503, count=2)
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.utils import timezone
 
 from sandbox import faults, ratelimit, storage, synthetic
-from sandbox.accounts import create_moves_user, leave_project, oh_member_named
+from sandbox.accounts import create_moves_user, leave_project, oh_member_named, revoke_moves_access
 from sandbox.models import (
     Fault,
     MovesToken,
@@ -79,7 +78,7 @@ def issue_moves_tokens(
 
 def revoke_moves_tokens(user: SandboxMovesUser) -> None:
     """The user disconnects the app in Moves: every token pair of theirs stops working."""
-    MovesToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    revoke_moves_access(user)
 
 
 def create_oh_member(

@@ -364,14 +364,14 @@ def test_failing_shows_the_last_error_and_what_to_do(page: Page, participant, op
     set_state(
         participant.moves,
         status=MovesMember.Status.FAILING,
-        last_error="Moves or Open Humans is not answering; we will try again later.",
+        last_error="Moves or Open Humans is not answering.",
     )
 
     open_dashboard(participant)
 
     alert = page.get_by_role("alert")
     expect(alert.locator("p").first).to_have_text(
-        "The last update did not finish: Moves or Open Humans is not answering; we will try again later. "
+        "The last update did not finish: Moves or Open Humans is not answering. "
         "The data already on Open Humans is safe, and we try again by ourselves."
     )
     expect(page.locator("#status-label")).to_have_text("Failing")

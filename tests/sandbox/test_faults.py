@@ -150,3 +150,15 @@ def test_control_page_refuses_a_taken_user_name(client, moves_user):
     assert response.status_code == 200
     assert "exists already" in response.content.decode()
     assert SandboxMovesUser.objects.count() == 1
+
+
+def test_the_control_page_revokes_a_moves_users_access(client, db):
+    user = testing.create_moves_user("revoked-here", first_date=date(2021, 2, 15), days=7)
+    access, _ = testing.issue_moves_tokens(user)
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {access}"}
+    assert client.get(PROFILE, **bearer).status_code == 200
+
+    response = client.post("/sandbox/", {"action": "revoke_moves", "user": user.pk})
+
+    assert response.status_code == 302
+    assert client.get(PROFILE, **bearer).status_code == 401
