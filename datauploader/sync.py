@@ -57,7 +57,8 @@ class SyncResult:
 
 @dataclass
 class FetchOutcome:
-    complete: bool = False
+    """How the week loop ended: complete (all defaults), paused, refused, or broken."""
+
     retry_after: float | None = None
     problem: str = ""
     reconnect: bool = False
@@ -178,7 +179,7 @@ def _fetch_weeks(
                 history.commit(resume_monday=monday)
             else:
                 history.commit(resume_monday=monday)
-                return FetchOutcome(complete=True)
+                return FetchOutcome()
     except (RateLimitedError, RateLimited) as exc:
         return FetchOutcome(retry_after=exc.retry_after)
     except (Unauthorized, InvalidGrant):
