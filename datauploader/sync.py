@@ -80,12 +80,7 @@ def sync_member(member: MovesMember) -> SyncResult:
         # Signing in with Open Humans again stores new tokens and clears the
         # flag; the Moves connection itself is fine and stays.
         OpenHumansMember.objects.filter(pk=member.member.pk).update(needs_reconnect=True)
-        _save(
-            member,
-            status=MovesMember.Status.FAILING,
-            next_batch_at=None,
-            **_error_fields(RECONNECT_OPEN_HUMANS),
-        )
+        mark_failing(member, RECONNECT_OPEN_HUMANS, next_batch_at=None)
         return SyncResult()
     try:
         moves_token = member.get_access_token()
@@ -101,7 +96,7 @@ def sync_member(member: MovesMember) -> SyncResult:
         _align(history, ours, member, oh)
     except UnreadableHistory as exc:
         log.error("process_moves %s: the file on Open Humans is unreadable (%s); it is kept", oh_id, exc)
-        _save(member, status=MovesMember.Status.FAILING, **_error_fields(UNREADABLE_FILE))
+        mark_failing(member, UNREADABLE_FILE)
         return SyncResult()
 
     today = timezone.now().date()
@@ -257,7 +252,7 @@ def _finish(
         _needs_reconnect(member, outcome.problem, oh, oh_token, message_permission)
         return SyncResult()
     if outcome.problem:
-        _save(member, status=MovesMember.Status.FAILING, **progress, **_error_fields(outcome.problem))
+        mark_failing(member, outcome.problem, **progress)
         return SyncResult()
     if outcome.retry_after is not None:
         # A member who was up to date stays so while a daily update waits.
@@ -291,6 +286,11 @@ def _progress(member: MovesMember, history: DayLog, today: date) -> dict:
     held_from_resume = history.last_day is not None and history.last_day >= resume
     done = (resume - monday_of(first)).days // 7 + held_from_resume
     return {"weeks_total": total, "weeks_done": max(0, min(done, total))}
+
+
+def mark_failing(member: MovesMember, message: str, **fields) -> None:
+    """Record that the run failed, in words for the member, with any other ``fields``."""
+    _save(member, status=MovesMember.Status.FAILING, **fields, **_error_fields(message))
 
 
 def _error_fields(message: str) -> dict:

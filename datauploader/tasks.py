@@ -5,10 +5,9 @@ import logging
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
-from django.utils import timezone
 
 from apiclients.errors import PermanentUpstreamError, TemporaryUpstreamError
-from datauploader.sync import SyncResult, member_lock, release_member_lock, sync_member
+from datauploader.sync import SyncResult, mark_failing, member_lock, release_member_lock, sync_member
 from datauploader.worklog import discard_log
 from main.models import MovesMember
 
@@ -26,13 +25,6 @@ def enqueue_process_moves(oh_id: str, countdown: float | None = None) -> None:
 def enqueue_discard_local_history(oh_id: str) -> None:
     """Have the worker delete its copy of the member's history once the current transaction commits."""
     transaction.on_commit(lambda: discard_local_history.apply_async(args=[oh_id]))
-
-
-def _mark_failing(member: MovesMember, message: str) -> None:
-    # An UPDATE, so that a member who disconnected meanwhile stays gone.
-    MovesMember.objects.filter(pk=member.pk).update(
-        status=MovesMember.Status.FAILING, last_error=message, last_error_at=timezone.now()
-    )
 
 
 @shared_task(bind=True, name="datauploader.process_moves", max_retries=MAX_TEMPORARY_RETRIES)
@@ -63,12 +55,12 @@ def process_moves(self, oh_id: str, deferrals: int = 0) -> None:
         result = SyncResult(retry_after=RESUME_AFTER_TIME_LIMIT_SECONDS)
     except PermanentUpstreamError as exc:
         log.error("process_moves %s: upstream refused a request: %s", oh_id, exc)
-        _mark_failing(member, "Moves or Open Humans refused a request.")
+        mark_failing(member, "Moves or Open Humans refused a request.")
         return
     except TemporaryUpstreamError as exc:
         log.warning("process_moves %s: temporary upstream failure: %s", oh_id, exc)
         if self.request.retries >= MAX_TEMPORARY_RETRIES:
-            _mark_failing(member, "Moves or Open Humans is not answering.")
+            mark_failing(member, "Moves or Open Humans is not answering.")
             return
         raise self.retry(countdown=min(600, 30 * 2**self.request.retries)) from exc
     finally:

@@ -22,6 +22,7 @@ from apiclients.oauth import TokenGrant
 from apiclients.openhumans import ExchangeMember, OpenHumansClient, RemoteFile
 from datauploader.tasks import enqueue_discard_local_history
 from main.models import MovesMember, RecentDay
+from main.preview import as_number
 from open_humans.models import OpenHumansMember
 
 logger = logging.getLogger(__name__)
@@ -184,19 +185,13 @@ def steps_chart(rows: list[RecentDay]) -> StepsChart:
     return StepsChart(bars=bars, max_steps=max_steps)
 
 
-def _coordinate(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
 def day_map_data(day: RecentDay) -> dict[str, Any]:
     """The places and tracks of one day, reduced to well-formed numbers and strings for the map."""
     places = []
     for place in day.places or []:
         if not isinstance(place, dict):
             continue
-        lat, lon = _coordinate(place.get("lat")), _coordinate(place.get("lon"))
+        lat, lon = as_number(place.get("lat")), as_number(place.get("lon"))
         if lat is None or lon is None:
             continue
         places.append(
@@ -215,7 +210,7 @@ def day_map_data(day: RecentDay) -> dict[str, Any]:
         points = []
         for point in track:
             if isinstance(point, list | tuple) and len(point) >= 2:
-                lat, lon = _coordinate(point[0]), _coordinate(point[1])
+                lat, lon = as_number(point[0]), as_number(point[1])
                 if lat is not None and lon is not None:
                     points.append([lat, lon])
         if points:

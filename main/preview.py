@@ -38,10 +38,15 @@ def recent_positions(count: int, day_at: Callable[[int], dict]) -> range:
     return range(max(last - PREVIEW_DAYS + 1, 0), last + 1)
 
 
-def _number(value: Any) -> float:
+def as_number(value: Any) -> float | None:
+    """``value`` as a float when it is a JSON number (not a bool), else None."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return 0.0
+        return None
     return float(value)
+
+
+def _number(value: Any) -> float:
+    return as_number(value) or 0.0
 
 
 def _clock(moment: Any) -> str:
@@ -54,12 +59,10 @@ def _clock(moment: Any) -> str:
 def _point(point: Any) -> list[float] | None:
     if not isinstance(point, dict):
         return None
-    lat, lon = point.get("lat"), point.get("lon")
-    if isinstance(lat, bool) or isinstance(lon, bool):
+    lat, lon = as_number(point.get("lat")), as_number(point.get("lon"))
+    if lat is None or lon is None:
         return None
-    if not isinstance(lat, int | float) or not isinstance(lon, int | float):
-        return None
-    return [float(lat), float(lon)]
+    return [lat, lon]
 
 
 def _thin(tracks: list[list[list[float]]]) -> list[list[list[float]]]:
