@@ -1,9 +1,15 @@
 """Typed errors raised by the upstream clients.
 
 Every failure of an upstream call is one of these, so callers decide by type:
-temporary ones (timeouts, 5xx, 429) are worth retrying later, permanent ones
-are not. Messages never contain tokens, codes or secrets.
+temporary ones (timeouts, connection failures, 5xx, a malformed answer) are
+worth trying again later, permanent ones are not, and a refused token means
+the member must reconnect. Messages never quote tokens, codes, secrets or the
+bodies of token endpoints, and name the service in plain words so that a
+member can be told which one failed.
 """
+
+MOVES = "Moves"
+OPEN_HUMANS = "Open Humans"
 
 
 class UpstreamError(Exception):
@@ -38,12 +44,21 @@ class Unauthorized(PermanentUpstreamError):
 
 
 class MalformedResponse(TemporaryUpstreamError):
-    """The answer had a success status but a body that is not the documented shape."""
+    """The answer had a success status but a body that is not the documented shape.
+
+    Temporary, because a cut-off or garbled answer usually comes right the next
+    time; the retry policy bounds how often, so a reply that is always wrong
+    does not loop.
+    """
+
+
+class TooLarge(PermanentUpstreamError):
+    """An answer larger than we are willing to hold (``MOVES_MAX_WEEK_BYTES``)."""
 
 
 class RateLimited(TemporaryUpstreamError):
-    """The server answered 429; ``retry_after`` says how long to wait, in seconds."""
+    """The server answered 429; ``resets_at`` is when (our clock, epoch seconds) its quota reopens."""
 
-    def __init__(self, service: str, retry_after: float, status: int | None = 429) -> None:
-        self.retry_after = retry_after
-        super().__init__(service, f"rate limited, retry after {retry_after:.1f}s", status)
+    def __init__(self, service: str, resets_at: float, status: int | None = 429) -> None:
+        self.resets_at = resets_at
+        super().__init__(service, "rate limited until the quota resets", status)

@@ -1,20 +1,20 @@
 """The one place where the upstream clients make HTTP requests.
 
-Every request gets a timeout, every failure becomes an ``apiclients.errors``
-type, and temporary failures (timeouts, connection errors, 5xx) are retried a
-bounded number of times with capped exponential backoff. A 429 is never
-retried here: the caller is told how long to wait instead.
+Every request gets a timeout and every failure becomes an ``apiclients.errors``
+type. Nothing is retried here and nothing sleeps: whether and when to try
+again is the retry policy's decision (``core.retry``), made once for the
+whole run, so one call is never tried in several nested layers.
 
 Nothing here logs headers or URLs: a signed storage URL is itself a secret,
 and tokens only ever travel in the ``Authorization`` header.
 """
 
 import email.utils
-import logging
+import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 import requests
 from django.conf import settings
@@ -24,12 +24,16 @@ from apiclients.errors import (
     PermanentUpstreamError,
     RateLimited,
     TemporaryUpstreamError,
+    TooLarge,
     Unauthorized,
 )
 
-logger = logging.getLogger(__name__)
-
 EXCERPT_CHARS = 200
+CHUNK_BYTES = 64 * 1024
+
+# Called with every response and the local times the request left and the
+# answer arrived; the Moves client learns the server's clock from it.
+ReplyObserver = Callable[[requests.Response, float, float], None]
 
 
 def send(
@@ -39,74 +43,42 @@ def send(
     service: str,
     expected: Iterable[int] = (200,),
     session: requests.Session | None = None,
-    requester: Any = None,
-    realms: list[str] | None = None,
-    retry: bool = True,
+    quote_errors: bool = True,
+    observe: ReplyObserver | None = None,
     **requests_kwargs: Any,
 ) -> requests.Response:
-    """Make one logical request and return its response, whose status is in ``expected``.
+    """Make one request and return its response, whose status is in ``expected``.
 
-    With ``requester`` and ``realms`` every attempt first takes a slot in the
-    realms; a full realm raises ``datauploader.ratelimit.RateLimitedError``
-    unretried, since waiting is the caller's decision.
+    ``quote_errors=False`` keeps the error body out of the exception, for
+    endpoints whose answers may hold credentials (token endpoints).
     """
-    expected = tuple(expected)
     session = session or requests.Session()
     requests_kwargs.setdefault("timeout", (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT))
-    attempts = settings.HTTP_MAX_ATTEMPTS if retry else 1
-    body = requests_kwargs.get("data")
-    # A streamed file body is consumed by an attempt; rewind it before the next.
-    start = body.tell() if hasattr(body, "seek") and hasattr(body, "tell") else None
-
-    def attempt() -> requests.Response:
-        # Exception texts hold the URL (a signed URL is a credential): keep only the kind.
-        try:
-            return session.request(method, url, **requests_kwargs)
-        except requests.Timeout:
-            raise TemporaryUpstreamError(service, "timed out", None) from None
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise TemporaryUpstreamError(service, f"connection failed ({type(exc).__name__})", None) from None
-        except requests.RequestException as exc:
-            raise PermanentUpstreamError(service, f"request failed ({type(exc).__name__})", None) from None
-
-    for number in range(1, attempts + 1):
-        if start is not None:
-            body.seek(start)
-        try:
-            response = requester.request(attempt, realms=realms) if requester and realms else attempt()
-            return check(service, response, expected)
-        except RateLimited:
-            raise
-        except TemporaryUpstreamError as exc:
-            if number == attempts:
-                raise
-            delay = backoff_seconds(number)
-            logger.warning(
-                "%s %s failed (attempt %d of %d), retrying in %.1fs: %s",
-                service,
-                method,
-                number,
-                attempts,
-                delay,
-                exc.message,
-            )
-            time.sleep(delay)
-    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+    sent_at = time.time()
+    # Exception texts hold the URL (a signed URL is a credential): keep only the kind.
+    try:
+        response = session.request(method, url, **requests_kwargs)
+    except requests.Timeout:
+        raise TemporaryUpstreamError(service, "timed out", None) from None
+    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+        raise TemporaryUpstreamError(service, f"connection failed ({type(exc).__name__})", None) from None
+    except requests.RequestException as exc:
+        raise PermanentUpstreamError(service, f"request failed ({type(exc).__name__})", None) from None
+    if observe is not None:
+        observe(response, sent_at, time.time())
+    return check(service, response, tuple(expected), quote_errors=quote_errors)
 
 
-def backoff_seconds(attempt: int) -> float:
-    """The delay after failed attempt number ``attempt`` (1-based), doubling up to the cap."""
-    return min(settings.HTTP_BACKOFF_MAX_SECONDS, settings.HTTP_BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
-
-
-def check(service: str, response: requests.Response, expected: tuple[int, ...]) -> requests.Response:
+def check(
+    service: str, response: requests.Response, expected: tuple[int, ...], *, quote_errors: bool = True
+) -> requests.Response:
     """Return ``response`` if its status is expected, else raise the matching error."""
     status = response.status_code
     if status in expected:
         return response
-    excerpt = body_excerpt(response)
+    excerpt = body_excerpt(response) if quote_errors else "(body not shown)"
     if status == 429:
-        raise RateLimited(service, retry_after_seconds(response), status)
+        raise RateLimited(service, time.time() + retry_after_seconds(response.headers.get("Retry-After")))
     if status == 401:
         raise Unauthorized(service, f"unauthorized: {excerpt}", status)
     if status >= 500:
@@ -122,52 +94,77 @@ def body_excerpt(response: requests.Response) -> str:
         chunk = b""
     finally:
         response.close()
-    if isinstance(chunk, bytes):
-        chunk = chunk.decode("utf-8", errors="replace")
-    text = " ".join(chunk.split())
+    text = chunk.decode("utf-8", errors="replace") if isinstance(chunk, bytes) else str(chunk)
+    text = " ".join(text.split())
     if len(text) > EXCERPT_CHARS:
         text = text[:EXCERPT_CHARS] + "..."
     return text or "(empty body)"
 
 
-def retry_after_seconds(response: requests.Response) -> float:
-    """How long a 429 asks us to wait: Retry-After, else the exhausted Moves window, else a minute."""
-    header = response.headers.get("Retry-After")
-    if header:
-        header = header.strip()
-        try:
-            return max(0.0, float(header))
-        except ValueError:
-            pass
-        try:
-            when = email.utils.parsedate_to_datetime(header)
-        except (TypeError, ValueError):
-            when = None
-        if when is not None:
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            return max(0.0, (when - datetime.now(UTC)).total_seconds())
-    if _exhausted(response, "X-RateLimit-HourRemaining"):
-        return float(settings.MOVES_HOUR_WINDOW_SECONDS)
-    return float(settings.MOVES_MINUTE_WINDOW_SECONDS)
+def longest_wait_seconds() -> float:
+    """The longest any upstream may make us wait: one (scaled) hour, Moves' longest window."""
+    return 3600 / settings.RATE_LIMIT_TIME_SCALE
 
 
-def _exhausted(response: requests.Response, header: str) -> bool:
-    value = response.headers.get(header)
+def retry_after_seconds(header: str | None) -> float:
+    """A ``Retry-After`` value (seconds or an HTTP date) as seconds, clamped to [1 s, one hour].
+
+    A missing or unreadable header, or one that is not a finite number,
+    counts as one minute: a server that says nothing sensible is not trusted
+    to say "wait a year" either.
+    """
+    default = 60 / settings.RATE_LIMIT_TIME_SCALE
+    if not header:
+        return clamp_wait(default)
+    text = header.strip()[:64]
     try:
-        return value is not None and int(value) <= 0
+        seconds = float(text)
     except ValueError:
-        return False
+        seconds = _seconds_until_http_date(text, default)
+    if not math.isfinite(seconds):
+        seconds = default
+    return clamp_wait(seconds)
+
+
+def clamp_wait(seconds: float) -> float:
+    return min(max(seconds, 1.0), longest_wait_seconds())
+
+
+def _seconds_until_http_date(text: str, default: float) -> float:
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return default
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (when - datetime.now(UTC)).total_seconds()
 
 
 def json_body(service: str, response: requests.Response) -> Any:
     """The decoded JSON of a success answer; a body that is not JSON is a MalformedResponse."""
     try:
         return response.json()
-    except ValueError:
-        raise MalformedResponse(
-            service, f"answer is not JSON: {body_excerpt(response)}", response.status_code
-        ) from None
+    except (ValueError, RecursionError):
+        raise MalformedResponse(service, "answer is not JSON", response.status_code) from None
+
+
+def spool(service: str, response: requests.Response, out: IO[bytes], limit: int) -> int:
+    """Copy a streamed body into ``out`` chunk by chunk; returns its size.
+
+    Refuses (``TooLarge``) a body over ``limit`` bytes without reading the
+    rest, so one enormous answer cannot exhaust the worker's memory or disk.
+    """
+    size = 0
+    try:
+        with response:
+            for chunk in response.iter_content(CHUNK_BYTES):
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge(service, f"answer larger than {limit // (1024 * 1024)} MB", None)
+                out.write(chunk)
+    except requests.RequestException:
+        raise TemporaryUpstreamError(service, "transfer interrupted", None) from None
+    return size
 
 
 def bearer(access_token: str) -> dict[str, str]:

@@ -2,15 +2,19 @@
 
 Both services answer the token endpoint with the RFC 6749 shape
 (https://datatracker.ietf.org/doc/html/rfc6749#section-5.1); the reply is
-validated before anything of it is used.
+validated against ``schemas.TokenReply`` before anything of it is used. The
+bodies of token answers are never quoted in errors or logs: a reply cut
+short can still hold a live token.
 """
 
 from dataclasses import dataclass
 
 import requests
+from pydantic import ValidationError
 
 from apiclients.errors import InvalidGrant, MalformedResponse, PermanentUpstreamError
-from apiclients.http import body_excerpt, json_body
+from apiclients.http import json_body
+from apiclients.schemas import OAuthErrorReply, TokenReply
 
 
 @dataclass(frozen=True)
@@ -19,7 +23,6 @@ class TokenGrant:
     refresh_token: str
     expires_in: int
     user_id: int | None = None
-    scope: str = ""
 
 
 def parse_token_reply(service: str, response: requests.Response) -> TokenGrant:
@@ -34,43 +37,29 @@ def parse_token_reply(service: str, response: requests.Response) -> TokenGrant:
         error = _oauth_error(response)
         if error:
             raise InvalidGrant(service, f"token refused: {error}", status)
-        raise PermanentUpstreamError(service, f"token request refused: {body_excerpt(response)}", status)
+        raise PermanentUpstreamError(service, "token request refused", status)
     if status != 200:
-        raise PermanentUpstreamError(service, f"unexpected answer: {body_excerpt(response)}", status)
-    data = json_body(service, response)
-    if not isinstance(data, dict):
-        raise MalformedResponse(service, "token reply is not an object", status)
-    for key in ("access_token", "refresh_token"):
-        if not isinstance(data.get(key), str) or not data[key]:
-            raise MalformedResponse(service, f"token reply lacks a string {key}", status)
-    expires_in = data.get("expires_in")
-    if not _is_int(expires_in) or expires_in <= 0:
-        raise MalformedResponse(service, "token reply lacks a positive integer expires_in", status)
-    user_id = data.get("user_id")
-    if user_id is not None and not _is_int(user_id):
-        raise MalformedResponse(service, "token reply has a user_id that is not an integer", status)
-    scope = data.get("scope", "")
-    if not isinstance(scope, str):
-        raise MalformedResponse(service, "token reply has a scope that is not a string", status)
+        raise PermanentUpstreamError(service, "unexpected answer from the token endpoint", status)
+    try:
+        reply = TokenReply.model_validate(json_body(service, response))
+    except ValidationError as exc:
+        fields = sorted({str(error["loc"][0]) for error in exc.errors() if error["loc"]})
+        raise MalformedResponse(
+            service, f"token reply lacks a valid {', '.join(fields) or 'body'}", status
+        ) from None
     return TokenGrant(
-        access_token=data["access_token"],
-        refresh_token=data["refresh_token"],
-        expires_in=expires_in,
-        user_id=user_id,
-        scope=scope,
+        access_token=reply.access_token,
+        refresh_token=reply.refresh_token,
+        expires_in=reply.expires_in,
+        user_id=reply.user_id,
     )
 
 
 def _oauth_error(response: requests.Response) -> str | None:
     try:
-        data = response.json()
-    except ValueError:
+        reply = OAuthErrorReply.model_validate(response.json())
+    except (ValueError, ValidationError):
         return None
-    error = data.get("error") if isinstance(data, dict) else None
     # Only the short code is kept: error_description may echo what was sent.
-    return error[:64] if isinstance(error, str) and error else None
-
-
-def _is_int(value: object) -> bool:
-    # bool is an int subclass; true is not a number of seconds.
-    return isinstance(value, int) and not isinstance(value, bool)
+    code = reply.error[:64]
+    return code if code.replace("_", "").isalnum() else "unreadable error code"

@@ -3,13 +3,21 @@
 Follows https://www.openhumans.org/direct-sharing/oauth2-setup/ (OAuth2),
 https://www.openhumans.org/direct-sharing/oauth2-data-upload/ (direct upload,
 delete) and https://www.openhumans.org/direct-sharing/oauth2-features/
-(exchange-member, messages). The access token only goes to the Open Humans
-host, in a Bearer header; signed storage URLs (upload PUT, downloads) are
-other hosts and get no credentials at all.
+(exchange-member, messages), checked against the server's own source
+(``private_sharing/api_views.py``). The access token only goes to the Open
+Humans host, in a Bearer header; signed storage URLs (upload PUT, downloads)
+get no credentials at all.
+
+exchange-member lists the files of every source the member shared with the
+project as well as the project's own, and another project's file can carry
+the same name as ours; only files whose ``source`` is the project's own
+label are ever returned from here as the member's files.
 """
 
+import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,15 +26,24 @@ from urllib.parse import urlencode, urlsplit
 import requests
 from django.conf import settings
 from ohapi.api import oauth2_auth_url
+from pydantic import BaseModel, ValidationError
 
-from apiclients.errors import MalformedResponse, TemporaryUpstreamError
-from apiclients.http import bearer, json_body, send
+from apiclients.errors import OPEN_HUMANS, MalformedResponse
+from apiclients.http import bearer, json_body, send, spool
 from apiclients.oauth import TokenGrant, parse_token_reply
+from apiclients.schemas import (
+    DeleteReply,
+    ExchangeMemberPage,
+    ProjectReply,
+    RemoteFileReply,
+    UploadCompleteReply,
+    UploadTargetReply,
+)
 
-SERVICE = "Open Humans"
-CHUNK_BYTES = 64 * 1024
+SERVICE = OPEN_HUMANS
 # exchange-member pages hold up to 200 files; this bounds a server that loops.
 MAX_PAGES = 1000
+PAGE_SIZE = 200
 
 
 @dataclass(frozen=True)
@@ -34,23 +51,28 @@ class RemoteFile:
     id: int
     basename: str
     download_url: str
-    created: str
-    source: str
-    metadata: dict
 
 
 @dataclass(frozen=True)
 class ExchangeMember:
     project_member_id: str
     username: str
-    message_permission: bool
+    # Only the project's own files (``source`` equal to its label), by id.
     files: list[RemoteFile]
+    # Files of other sources the member shared with the project (counted, never touched).
+    other_files: int = 0
 
 
 @dataclass(frozen=True)
 class UploadedFile:
     id: int
     size: int
+
+
+@dataclass(frozen=True)
+class Download:
+    size: int
+    sha256: str
 
 
 class OpenHumansClient:
@@ -69,12 +91,12 @@ class OpenHumansClient:
         self.redirect_uri = redirect_uri or settings.OH_REDIRECT_URI
         self.session = session or requests.Session()
 
+    # --- OAuth -------------------------------------------------------------------
+
     def authorize_url(self, state: str) -> str:
         """Where to send the member to join the project and approve access."""
-        built = urlsplit(oauth2_auth_url(self.redirect_uri, self.client_id, self.base_url))
-        # ohapi joins an absolute path onto base_url, which drops any path the
-        # base has (the sandbox lives under /sandbox/openhumans); keep ours.
-        return f"{self.base_url}{built.path}?{built.query}&{urlencode({'state': state})}"
+        url = oauth2_auth_url(self.redirect_uri, self.client_id, self.base_url)
+        return f"{url}&{urlencode({'state': state})}"
 
     def exchange_code(self, code: str) -> TokenGrant:
         return self._token(
@@ -84,73 +106,101 @@ class OpenHumansClient:
     def refresh(self, refresh_token: str) -> TokenGrant:
         return self._token({"grant_type": "refresh_token", "refresh_token": refresh_token})
 
-    def exchange_member(self, access_token: str) -> ExchangeMember:
-        """The member's project id, username, message permission and every file the project sees."""
-        url: str | None = self._url("/api/direct-sharing/project/exchange-member/")
-        first: dict | None = None
+    # --- Project and member ----------------------------------------------------------
+
+    def project_source(self, access_token: str) -> str:
+        """The project's own source label (``direct-sharing-<id>``), as the server names it."""
+        reply = self._validated(ProjectReply, self._send("GET", "/api/direct-sharing/project/", access_token))
+        return reply.id_label
+
+    def exchange_member(self, access_token: str, own_source: str) -> ExchangeMember:
+        """The member's project id and username, and the project's own files of theirs."""
+        url: str | None = self._url(f"/api/direct-sharing/project/exchange-member/?limit={PAGE_SIZE}")
+        first: ExchangeMemberPage | None = None
         files: list[RemoteFile] = []
+        others = 0
         for _ in range(MAX_PAGES):
             if url is None:
                 break
-            page = json_body(SERVICE, self._send("GET", url, access_token))
-            if not isinstance(page, dict) or not isinstance(page.get("data", []), list):
-                raise MalformedResponse(
-                    SERVICE, "exchange-member page is not an object with a data list", 200
-                )
-            first = first or page
-            files += [_remote_file(item) for item in page.get("data", [])]
-            url = self._next_page(page.get("next"))
+            page = json_body(SERVICE, self._send("GET", url, access_token, absolute=True))
+            parsed = self._validated(ExchangeMemberPage, page, items_raw=True)
+            first = first or parsed
+            for item in page.get("data") or []:
+                if isinstance(item, dict) and item.get("source") == own_source:
+                    remote = self._validated(RemoteFileReply, item)
+                    files.append(RemoteFile(remote.id, remote.basename, remote.download_url))
+                else:
+                    others += 1
+            url = self._next_page(parsed.next)
         else:
             raise MalformedResponse(SERVICE, f"exchange-member has more than {MAX_PAGES} pages", 200)
         assert first is not None
-        member_id = first.get("project_member_id")
-        permission = first.get("message_permission")
-        username = first.get("username", "")
-        if not isinstance(member_id, str) or not member_id:
-            raise MalformedResponse(SERVICE, "exchange-member lacks a project_member_id string", 200)
-        if not isinstance(permission, bool):
-            raise MalformedResponse(SERVICE, "exchange-member lacks a boolean message_permission", 200)
-        if username is None:
-            username = ""
-        if not isinstance(username, str):
-            raise MalformedResponse(SERVICE, "exchange-member username is not a string", 200)
+        if not first.project_member_id:
+            raise MalformedResponse(SERVICE, "exchange-member lacks project_member_id", 200)
         return ExchangeMember(
-            project_member_id=member_id, username=username, message_permission=permission, files=files
+            project_member_id=first.project_member_id,
+            username=first.username or "",
+            files=sorted(files, key=lambda remote: remote.id),
+            other_files=others,
         )
 
-    def download(self, url: str, dest: Path) -> int:
-        """Stream the file at a signed ``url`` into ``dest``; returns the bytes written.
+    # --- Files -------------------------------------------------------------------------
+
+    def download(self, url: str, dest: Path, limit: int) -> Download:
+        """Stream the file at a signed ``url`` into ``dest``; returns its size and SHA-256.
 
         The status is checked before anything is written, and bytes go to a
         temporary file renamed into place only once complete, so an error body
         or a cut-off transfer never ends up as ``dest``.
         """
-        response = send("GET", url, service=SERVICE, session=self.session, stream=True)
+        response = send("GET", url, service=SERVICE, session=self.session, stream=True, quote_errors=False)
         partial = dest.with_name(dest.name + ".part")
-        written = 0
         try:
-            with response, open(partial, "wb") as out:
-                for chunk in response.iter_content(CHUNK_BYTES):
-                    out.write(chunk)
-                    written += len(chunk)
-        except requests.RequestException:
-            partial.unlink(missing_ok=True)
-            raise TemporaryUpstreamError(SERVICE, "download interrupted", None) from None
+            with open(partial, "wb") as out:
+                hashing = _HashingWriter(out)
+                size = spool(SERVICE, response, hashing, limit)
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
         os.replace(partial, dest)
-        return written
+        return Download(size=size, sha256=hashing.digest.hexdigest())
+
+    def download_range(self, url: str, start: int, end: int) -> bytes:
+        """Bytes ``start`` to ``end`` (inclusive) of the file at a signed ``url``."""
+        response = send(
+            "GET",
+            url,
+            service=SERVICE,
+            session=self.session,
+            expected=(206,),
+            quote_errors=False,
+            headers={"Range": f"bytes={start}-{end}"},
+        )
+        content = response.content
+        if len(content) != end - start + 1:
+            raise MalformedResponse(SERVICE, "storage answered a different range than asked", 206)
+        return content
 
     def upload(
-        self, access_token: str, project_member_id: str, path: Path, filename: str, metadata: dict
+        self,
+        access_token: str,
+        project_member_id: str,
+        path: Path,
+        filename: str,
+        metadata: dict[str, Any],
+        on_created: Callable[[int], None] | None = None,
     ) -> UploadedFile:
-        """Upload ``path`` as ``filename`` in three steps: ask for a URL, PUT the bytes, complete."""
-        reply = json_body(
-            SERVICE,
+        """Upload ``path`` as ``filename`` in three steps: ask for a URL, PUT the bytes, complete.
+
+        ``on_created(file_id)`` is called as soon as Open Humans has named the
+        new file, before its bytes are sent, so that a run which dies half way
+        leaves a record of the file to clean up.
+        """
+        target = self._validated(
+            UploadTargetReply,
             self._send(
                 "POST",
-                self._url("/api/direct-sharing/project/files/upload/direct/"),
+                "/api/direct-sharing/project/files/upload/direct/",
                 access_token,
                 expected=(201,),
                 data={
@@ -160,58 +210,48 @@ class OpenHumansClient:
                 },
             ),
         )
-        if (
-            not isinstance(reply, dict)
-            or not _is_int(reply.get("id"))
-            or not isinstance(reply.get("url"), str)
-        ):
-            raise MalformedResponse(SERVICE, "upload/direct reply lacks an integer id and a url", 201)
+        if on_created is not None:
+            on_created(target.id)
         # data=<open file> streams it and sends Content-Length from its size,
         # so memory stays flat however large the file is.
         with open(path, "rb") as body:
-            send("PUT", reply["url"], service=SERVICE, session=self.session, data=body)
-        done = json_body(
-            SERVICE,
+            send("PUT", target.url, service=SERVICE, session=self.session, data=body, quote_errors=False)
+        done = self._validated(
+            UploadCompleteReply,
             self._send(
                 "POST",
-                self._url("/api/direct-sharing/project/files/upload/complete/"),
+                "/api/direct-sharing/project/files/upload/complete/",
                 access_token,
-                data={"project_member_id": project_member_id, "file_id": reply["id"]},
+                data={"project_member_id": project_member_id, "file_id": target.id},
             ),
         )
-        if not isinstance(done, dict) or done.get("status") != "ok" or not _is_int(done.get("size")):
-            raise MalformedResponse(SERVICE, "upload/complete reply lacks status ok and an integer size", 200)
-        return UploadedFile(id=reply["id"], size=done["size"])
+        return UploadedFile(id=target.id, size=done.size)
 
     def delete_file(self, access_token: str, project_member_id: str, file_id: int) -> list[int]:
-        return self._delete(access_token, {"project_member_id": project_member_id, "file_id": file_id})
-
-    def delete_files_named(self, access_token: str, project_member_id: str, basename: str) -> list[int]:
-        """Delete every file of the member's called ``basename``; returns the deleted ids."""
-        return self._delete(access_token, {"project_member_id": project_member_id, "file_basename": basename})
+        """Delete one file of the project's by id; returns the ids deleted (none if it was gone)."""
+        reply = self._validated(
+            DeleteReply,
+            self._send(
+                "POST",
+                "/api/direct-sharing/project/files/delete/",
+                access_token,
+                data={"project_member_id": project_member_id, "file_id": file_id},
+            ),
+        )
+        return list(reply.ids)
 
     def send_message(self, access_token: str, subject: str, message: str) -> None:
         # Not retried: a lost answer may hide a delivered email, and members
-        # should not get the same message twice.
+        # should not get the same message twice. The server answers the JSON
+        # string "success"; nothing else of the answer is used.
         self._send(
             "POST",
-            self._url("/api/direct-sharing/project/message/"),
+            "/api/direct-sharing/project/message/",
             access_token,
-            retry=False,
             data={"subject": subject, "message": message},
         )
 
-    def _delete(self, access_token: str, fields: dict[str, Any]) -> list[int]:
-        reply = json_body(
-            SERVICE,
-            self._send(
-                "POST", self._url("/api/direct-sharing/project/files/delete/"), access_token, data=fields
-            ),
-        )
-        ids = reply.get("ids") if isinstance(reply, dict) else None
-        if not isinstance(ids, list) or not all(_is_int(i) for i in ids):
-            raise MalformedResponse(SERVICE, "delete reply lacks a list of integer ids", 200)
-        return ids
+    # --- Internals ---------------------------------------------------------------------
 
     def _token(self, fields: dict[str, str]) -> TokenGrant:
         # Not retried: codes are single-use and refresh tokens retire on use.
@@ -221,25 +261,38 @@ class OpenHumansClient:
             service=SERVICE,
             expected=(200, 400, 401),
             session=self.session,
-            retry=False,
+            quote_errors=False,
             auth=(self.client_id, self.client_secret),
             data=fields,
         )
         return parse_token_reply(SERVICE, response)
 
-    def _send(self, method: str, url: str, access_token: str, **kwargs: Any) -> requests.Response:
+    def _send(
+        self, method: str, path: str, access_token: str, absolute: bool = False, **kwargs: Any
+    ) -> requests.Response:
+        url = path if absolute else self._url(path)
         return send(
             method, url, service=SERVICE, session=self.session, headers=bearer(access_token), **kwargs
         )
 
+    def _validated(self, model: type[Any], body: Any, items_raw: bool = False) -> Any:
+        data = json_body(SERVICE, body) if isinstance(body, requests.Response) else body
+        if items_raw and isinstance(data, dict):
+            # Each file is checked on its own, and only when it is ours.
+            data = {key: value for key, value in data.items() if key != "data"}
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"]) or "answer"
+            raise MalformedResponse(SERVICE, f"{_name(model)} reply: {where}: {error['msg']}", 200) from None
+
     def _url(self, path: str) -> str:
         return self.base_url + path
 
-    def _next_page(self, next_url: object) -> str | None:
+    def _next_page(self, next_url: str | None) -> str | None:
         if next_url is None:
             return None
-        if not isinstance(next_url, str):
-            raise MalformedResponse(SERVICE, "exchange-member next is not a URL", 200)
         ours, theirs = urlsplit(self.base_url), urlsplit(next_url)
         # The token goes with the next page, so it must stay on our host.
         if (theirs.scheme, theirs.netloc) != (ours.scheme, ours.netloc):
@@ -247,24 +300,17 @@ class OpenHumansClient:
         return next_url
 
 
-def _remote_file(item: object) -> RemoteFile:
-    if not isinstance(item, dict):
-        raise MalformedResponse(SERVICE, "exchange-member file is not an object", 200)
-    metadata = item.get("metadata", {})
-    if not _is_int(item.get("id")) or not isinstance(metadata, dict):
-        raise MalformedResponse(SERVICE, "exchange-member file lacks an integer id or metadata object", 200)
-    for key in ("basename", "download_url", "created", "source"):
-        if not isinstance(item.get(key), str):
-            raise MalformedResponse(SERVICE, f"exchange-member file lacks a string {key}", 200)
-    return RemoteFile(
-        id=item["id"],
-        basename=item["basename"],
-        download_url=item["download_url"],
-        created=item["created"],
-        source=item["source"],
-        metadata=metadata,
-    )
+class _HashingWriter:
+    """A file wrapper that hashes what passes through it."""
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self.digest = hashlib.sha256()
+
+    def write(self, chunk: bytes) -> int:
+        self.digest.update(chunk)
+        return self.out.write(chunk)
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _name(model: type[BaseModel]) -> str:
+    return model.__name__.removesuffix("Reply").removesuffix("Page")

@@ -63,6 +63,19 @@ end
 return 1
 """
 
+# KEYS: counters; ARGV: per key the count it must hold at least, and its
+# expiry in milliseconds. Only ever raises a count.
+RAISE_SCRIPT = """
+for i, key in ipairs(KEYS) do
+  local used = tonumber(redis.call('GET', key) or '0')
+  local wanted = tonumber(ARGV[2 * i - 1])
+  if wanted > used then
+    redis.call('SET', key, wanted, 'PX', ARGV[2 * i])
+  end
+end
+return 1
+"""
+
 # Counters outlive their window by this much, so a late reader still sees them.
 EXPIRY_MARGIN_SECONDS = 5.0
 
@@ -102,6 +115,7 @@ class WindowCounter:
         self.prefix = prefix
         self._take = client.register_script(TAKE_SCRIPT)
         self._give_back = client.register_script(GIVE_BACK_SCRIPT)
+        self._raise = client.register_script(RAISE_SCRIPT)
 
     def key(self, window: Window, index: int) -> str:
         return f"{self.prefix}:{window.name}:{index}"
@@ -143,12 +157,17 @@ class WindowCounter:
         keys = [self.key(window, window.index(moment)) for window in windows]
         return tuple(int(value or 0) for value in self.client.mget(keys))
 
-    def fill(self, windows: Sequence[Window], moment: float) -> None:
-        """Count the windows holding ``moment`` as full (their use before a Redis restart is unknown)."""
-        pipe = self.client.pipeline()
-        for window in windows:
-            pipe.set(self.key(window, window.index(moment)), window.limit, px=_expiry_ms(window, moment))
-        pipe.execute()
+    def raise_to(self, windows: Sequence[Window], moment: float, counts: Sequence[int]) -> None:
+        """Make each window holding ``moment`` count at least the given number of uses.
+
+        For what the other side says it has counted (a server's remaining-quota
+        headers), which may be more than we know of.
+        """
+        keys = [self.key(window, window.index(moment)) for window in windows]
+        args: list[Any] = []
+        for window, count in zip(windows, counts, strict=True):
+            args += [int(count), _expiry_ms(window, moment)]
+        self._raise(keys=keys, args=args)
 
 
 def _expiry_ms(window: Window, moment: float) -> int:

@@ -1,359 +1,571 @@
-"""The sync service behind ``process_moves``: fetch new ISO weeks, upload, then replace.
+"""One run of ``process_moves``: fetch what the member's batch allows, merge it, and publish the file.
 
-The history is kept in a local log of days (``datauploader.worklog``), so
-memory stays flat however long it is and a re-enqueued run continues where
-the last one stopped. Order matters for safety: the new file is uploaded and
-completed before any previous one is deleted, by id, so Open Humans always
-holds every day it held before.
+A run, from top to bottom:
+
+1. Take the member's lease (one run per member, kept alive by a heartbeat
+   while the run lives) and usable tokens for both services.
+2. Clean up what an earlier run left on Open Humans (an upload that was
+   never recorded, an old file whose delete failed).
+3. Make the local history continue the member's file on Open Humans:
+   reuse it, or download and import the file (``align``).
+4. Fetch, in order and while the batch lasts: the profile when it is not
+   known or the member's zone changed; weeks Moves notified us about; the
+   weeks an update re-checks (previous, current, and every week since the
+   last success); then history from ``backfill_next`` on. Each week is
+   merged into the local history as it arrives (``LocalHistory.merge_week``).
+5. Publish when it is time (``should_publish``): write the file, upload it,
+   record it, then delete the previous file by id, so Open Humans always
+   holds every day it held before. Refresh the calendar and recent maps.
+6. Record the outcome on the member (``core.models`` transitions): current,
+   still backfilling, waiting for quota, retrying, failing, or must reconnect.
+
+Nothing here retries or sleeps: a failure ends the run and ``core.retry``
+decides when the member is tried again.
 """
 
 import logging
-from dataclasses import dataclass
-from datetime import date, timedelta
-from itertools import islice
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import redis
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
-from redis.exceptions import LockError
+from redis.exceptions import RedisError
 
+from apiclients.dates import monday_of
 from apiclients.errors import (
+    MOVES,
+    OPEN_HUMANS,
     InvalidGrant,
-    MalformedResponse,
     RateLimited,
-    TemporaryUpstreamError,
     Unauthorized,
     UpstreamError,
 )
-from apiclients.moves import MovesClient
-from apiclients.openhumans import OpenHumansClient, RemoteFile
-from datauploader.ratelimit import RateLimitedError
-from datauploader.worklog import DayLog, UnreadableHistory, monday_of, parse_day_date
-from main.models import MovesMember, RecentDay
-from main.preview import recent_positions, store_recent_days
-from open_humans.models import OpenHumansMember
+from apiclients.moves import MovesClient, QuotaSpent
+from apiclients.openhumans import OpenHumansClient
+from apiclients.quota import Batch, MovesQuota
+from core import days as day_summaries
+from core.accounts import current_file
+from core.calendar import ONE_WEEK, member_today, weeks_between, weeks_to_update
+from core.models import MovesMember, PendingWeek
+from core.source import own_source
+from datauploader.history import CorruptHistory, LocalHistory, UnreadableFile
 
 log = logging.getLogger(__name__)
 
 RECONNECT_SUBJECT = "Please reconnect Moves"
-RECONNECT_MOVES = "Moves no longer accepts our access to your account. Please reconnect Moves."
-RECONNECT_OPEN_HUMANS = "Open Humans no longer accepts our access. Please sign in with Open Humans again."
-# Shown on the dashboard after "The last update did not finish:", which goes
-# on to say that the data on Open Humans is safe and that we try again.
-UNREADABLE_FILE = (
-    "your Moves file on Open Humans could not be read, so it was left as it is; "
-    "disconnecting Moves and connecting it again rebuilds it."
-)
-UNREADABLE_MOVES = "Moves sent data we could not read."
-NO_FIRST_DATE = "Moves did not say when your data starts."
+INFRASTRUCTURE = "our servers"
 
 
 @dataclass
-class SyncResult:
-    """What the task should do next: nothing, or run again after ``retry_after`` seconds."""
-
-    retry_after: float | None = None
+class Step:
+    kind: str  # "profile", "notified", "update" or "backfill"
+    monday: date | None = None
 
 
 @dataclass
-class FetchOutcome:
-    """How the week loop ended: complete (all defaults), paused, refused, or broken."""
+class RunReport:
+    """What one run did, for the task's log line and the tests."""
 
-    retry_after: float | None = None
-    problem: str = ""
-    reconnect: bool = False
-    temporary: TemporaryUpstreamError | None = None
-
-
-class MemberGone(Exception):
-    """The member disconnected Moves while the run was working."""
-
-
-def sync_member(member: MovesMember) -> SyncResult:
-    """Bring the member's file on Open Humans up to the current ISO week, as far as the limits allow."""
-    oh_id = member.member.oh_id
-    oh = OpenHumansClient()
-    try:
-        oh_token = member.member.get_access_token()
-    except InvalidGrant:
-        log.warning("process_moves %s: Open Humans refused the refresh token", oh_id)
-        # Signing in with Open Humans again stores new tokens and clears the
-        # flag; the Moves connection itself is fine and stays.
-        OpenHumansMember.objects.filter(pk=member.member.pk).update(needs_reconnect=True)
-        mark_failing(member, RECONNECT_OPEN_HUMANS, next_batch_at=None)
-        return SyncResult()
-    try:
-        moves_token = member.get_access_token()
-    except InvalidGrant:
-        log.warning("process_moves %s: Moves refused the refresh token", oh_id)
-        _needs_reconnect(member, RECONNECT_MOVES, oh, oh_token)
-        return SyncResult()
-
-    remote = oh.exchange_member(oh_token)
-    ours = sorted((f for f in remote.files if f.basename == settings.MOVES_FILE_NAME), key=lambda f: f.id)
-    history = DayLog.for_member(oh_id)
-    try:
-        _align(history, ours, member, oh)
-    except UnreadableHistory as exc:
-        log.error("process_moves %s: the file on Open Humans is unreadable (%s); it is kept", oh_id, exc)
-        mark_failing(member, UNREADABLE_FILE)
-        return SyncResult()
-
-    today = timezone.now().date()
-    outcome = _fetch_weeks(history, MovesClient(), moves_token, member, today)
-    try:
-        _publish(history, ours, oh, oh_token, member)
-    except MemberGone:
-        log.info("process_moves %s: Moves was disconnected during the run; stopped", oh_id)
-        return SyncResult()
-    if outcome.temporary is not None:
-        raise outcome.temporary
-    return _finish(member, history, outcome, oh, oh_token, remote.message_permission, today)
+    requests: int = 0
+    weeks: int = 0
+    days_changed: int = 0
+    uploaded: bool = False
+    outcome: str = ""
+    given_back: int = 0
+    oh_calls: int = 0
+    notes: list[str] = field(default_factory=list)
 
 
-def _align(history: DayLog, ours: list[RemoteFile], member: MovesMember, oh: OpenHumansClient) -> None:
-    """Make the local log continue the member's file on Open Humans (reuse, import, or start empty)."""
-    source = history.state.source_file_id
-    on_open_humans = source in {f.id for f in ours} if source is not None else not ours
-    if on_open_humans and history.built_from(source, member.moves_id):
-        return
-    base = next((f for f in ours if f.id == member.file_id), ours[-1] if ours else None)
-    if base is None:
-        history.reset(member.moves_id)
-        return
-    download = history.directory / "download.json"
-    try:
-        oh.download(base.download_url, download)
-        report = history.import_history(download, base.id, member.moves_id)
-    finally:
-        download.unlink(missing_ok=True)
-    repairs = []
-    if report.dropped:
-        repairs.append(f"left out {report.dropped} entries that are not days")
-    if report.reordered:
-        repairs.append("put days back in date order, once each")
-    if repairs:
-        log.warning("process_moves %s: file %s read; %s", member.member.oh_id, base.id, " and ".join(repairs))
+class LeaseKeeper:
+    """Extends the member's lease while the run is alive; a killed run's lease simply runs out."""
+
+    def __init__(self, member: MovesMember, lease: str, seconds: float) -> None:
+        self.member, self.lease, self.seconds = member, lease, seconds
+        self._stop = threading.Event()
+        self.lost = False
+        self._thread = threading.Thread(target=self._beat, name=f"lease-{member.pk}", daemon=True)
+
+    def __enter__(self) -> "LeaseKeeper":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _beat(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self._stop.wait(self.seconds / 3):
+                try:
+                    if not self.member.extend_lease(self.lease, self.seconds):
+                        self.lost = True
+                        return
+                except DatabaseError:
+                    # Kept trying: the lease outlives a short outage.
+                    log.warning("run of %s: could not extend its lease", self.member.member.oh_id)
+        finally:
+            connection.close()
 
 
-def _fetch_weeks(
-    history: DayLog, moves: MovesClient, token: str, member: MovesMember, today: date
-) -> FetchOutcome:
-    """Append ISO weeks from the resume point up to the current week, committing after each."""
-    oh_id = member.member.oh_id
-    try:
-        resume = history.resume_monday
-        if resume is None and history.last_day is not None:
-            resume = monday_of(history.last_day)
-        if resume is None:
-            first = moves.profile(token).first_date
-            if first is None:
-                log.error("process_moves %s: the Moves profile has no firstDate", oh_id)
-                return FetchOutcome(problem=NO_FIRST_DATE)
-            _save(member, first_date=first)
-            resume = monday_of(first)
+class StopRun(Exception):
+    """The run cannot go on (the member disconnected, or its lease passed to another run)."""
+
+
+class Sync:
+    """One run for one member, holding the lease ``lease`` and the Moves batch ``batch``."""
+
+    def __init__(
+        self,
+        member: MovesMember,
+        lease: str,
+        batch: Batch | None,
+        quota: MovesQuota,
+        *,
+        moves: MovesClient | None = None,
+        oh: OpenHumansClient | None = None,
+    ) -> None:
+        self.member = member
+        self.oh_id = member.member.oh_id
+        self.lease = lease
+        self.batch = batch
+        self.quota = quota
+        self.moves = moves or MovesClient(quota=quota)
+        self.oh = oh or OpenHumansClient()
+        self.started = timezone.now()
+        self.report = RunReport()
+        self.history: LocalHistory | None = None
+        # Whether this run set out to fetch the weeks an update re-checks, and how many are left.
+        self.recent_planned = False
+        self.recent_left = 0
+        self.oh_token = ""
+        self.source = ""
+
+    # --- The run ---------------------------------------------------------------------
+
+    def run(self) -> RunReport:
+        try:
+            self._run()
+        except StopRun as exc:
+            self.report.outcome = f"stopped: {exc}"
+        return self.report
+
+    def _run(self) -> None:
+        member = self.member
+        try:
+            self.oh_token = member.member.usable_access_token()
+        except InvalidGrant:
+            log.warning("process_moves %s: Open Humans refused the refresh token", self.oh_id)
+            member.require_reconnect(
+                OPEN_HUMANS, "Open Humans no longer accepts our access. Please sign in again.", self.lease
+            )
+            self.report.outcome = "open humans refused the token"
+            return
+        try:
+            moves_token = member.usable_access_token()
+        except InvalidGrant:
+            self._moves_refused()
+            return
+        self.source = own_source(self.oh_token, self.oh)
+        self._clean_up_open_humans()
+        history = self._open_history()
+        try:
+            fetched_all = self._fetch(history, moves_token)
+        except RateLimited as exc:
+            # The server disagreed with our count; it is right. Wait for its reset.
+            log.warning("process_moves %s: Moves answered 429; waiting for its window to reset", self.oh_id)
+            self._publish_if_due(history, stopping=True)
+            self._finish(history, fetched_all=False, quota_until=exc.resets_at)
+            return
+        except (Unauthorized, InvalidGrant) as exc:
+            if exc.service == MOVES:
+                self._publish_if_due(history, stopping=True)
+                self._moves_refused()
+                return
+            raise
+        except UpstreamError as exc:
+            # Publish what arrived before the failure, then fail as usual.
+            if exc.service == MOVES:
+                self._publish_if_due(history, stopping=True)
+            raise
+        self._publish_if_due(history, stopping=False, fetched_all=fetched_all)
+        self._finish(history, fetched_all=fetched_all)
+
+    # --- Step 2: leftovers on Open Humans ------------------------------------------
+
+    def _clean_up_open_humans(self) -> None:
+        """Delete an upload a crashed run left behind (the database never recorded it as the file)."""
+        pending = self.member.pending_file_id
+        if pending is None:
+            return
+        if pending != self.member.file_id:
+            self.oh.delete_file(self.oh_token, self.oh_id, pending)
+            self.report.oh_calls += 1
+            log.info("process_moves %s: deleted file %s left by an interrupted upload", self.oh_id, pending)
+        self._check(self.member.record_file(self.lease, self.member.file_id, self.member.file_sha256))
+
+    # --- Step 3: the local history ---------------------------------------------------
+
+    def _open_history(self) -> LocalHistory:
+        try:
+            history = LocalHistory.for_member(self.oh_id)
+            history.check()
+        except CorruptHistory as exc:
+            log.warning("process_moves %s: local history damaged (%s); rebuilding it", self.oh_id, exc)
+            from datauploader.history import discard_history
+
+            discard_history(self.oh_id)
+            history = LocalHistory.for_member(self.oh_id)
+        self.history = history
+        self._align(history)
+        return history
+
+    def _align(self, history: LocalHistory) -> None:
+        member = self.member
+        if member.file_id is not None and history.built_from(member.file_id, member.moves_id):
+            return
+        if member.file_id is None and member.backfill_next is not None:
+            # Nothing uploaded yet, but this member's runs fetched before: go on
+            # from what is here (or from nothing, after a lost disk).
+            if history.state.moves_id != member.moves_id or history.state.source_file_id is not None:
+                history.reset(member.moves_id)
+            return
+        # Either the file on Open Humans is newer than our copy, or this is the
+        # member's first run and a file of an earlier connection may exist.
+        remote = self.oh.exchange_member(self.oh_token, self.source)
+        self.report.oh_calls += 1
+        found = current_file(remote, member.file_id)
+        if found is None:
+            if member.file_id is not None:
+                log.warning(
+                    "process_moves %s: file %s is gone from Open Humans; fetching again",
+                    self.oh_id,
+                    member.file_id,
+                )
+                self._check(member.record_file(self.lease, None))
+                self._check(
+                    member.record_progress(
+                        self.lease,
+                        backfill_next=None,
+                        weeks_done=0,
+                        weeks_total=member.weeks_total,
+                        requests_wanted=member.weeks_total + 1,
+                        backfill_done=False,
+                    )
+                )
+            history.reset(member.moves_id)
+            return
+        download = history.directory / "download.json"
+        try:
+            got = self.oh.download(found.download_url, download, settings.OH_MAX_FILE_BYTES)
+            self.report.oh_calls += 1
+            try:
+                imported = history.import_file(download, found.id, got.sha256, member.moves_id)
+            except UnreadableFile as exc:
+                log.error(
+                    "process_moves %s: file %s on Open Humans is unreadable (%s); it is kept",
+                    self.oh_id,
+                    found.id,
+                    exc,
+                )
+                raise PoisonFile(
+                    "your Moves file on Open Humans could not be read, so it was left as it is; "
+                    "disconnecting Moves and connecting it again rebuilds it."
+                ) from None
+        finally:
+            download.unlink(missing_ok=True)
+        if imported.dropped or imported.reordered:
+            log.warning(
+                "process_moves %s: file %s read; left out %d entries that are not days%s",
+                self.oh_id,
+                found.id,
+                imported.dropped,
+                ", put days back in date order" if imported.reordered else "",
+            )
+            history.state.dirty = True
+        self._check(
+            member.record_file(
+                self.lease, found.id, member.file_sha256 if member.file_id == found.id else got.sha256
+            )
+        )
+
+    # --- Step 4: fetching --------------------------------------------------------------
+
+    def _fetch(self, history: LocalHistory, token: str) -> bool:
+        """Fetch while the batch lasts; True when everything wanted was fetched."""
+        if self.batch is None:
+            return False
+        try:
+            return self._fetch_steps(history, token)
+        except QuotaSpent:
+            return False
+
+    def _fetch_steps(self, history: LocalHistory, token: str) -> bool:
+        member = self.member
+        assert self.batch is not None
+        if member.first_date is None or history.state.zone_changed:
+            self._profile(token)
         if member.first_date is None:
-            _save(member, first_date=history.first_day or resume)
-        # Days already held from the week fetched again; a day the new answer
-        # leaves out is kept rather than lost.
-        carried = {parse_day_date(day["date"]): day for day in history.days_since(resume)}
-        monday = resume
-        while True:
-            iso = monday.isocalendar()
-            answered = moves.storyline_week(token, iso.year, iso.week)
-            last = min(monday + timedelta(days=6), today)
-            week = {**carried, **{parse_day_date(d["date"]): d for d in answered}}
-            if carried:
-                history.cut_from(resume)
-                carried = {}
-            history.append(week[when] for when in sorted(week) if monday <= when <= last)
-            # A week that ended before today is final; the current one is
-            # fetched again next time, as the phone may still add to it.
-            if last < today:
-                monday += timedelta(days=7)
-                history.commit(resume_monday=monday)
-            else:
-                history.commit(resume_monday=monday)
-                return FetchOutcome()
-    except (RateLimitedError, RateLimited) as exc:
-        return FetchOutcome(retry_after=exc.retry_after)
-    except (Unauthorized, InvalidGrant):
-        log.warning("process_moves %s: Moves refused the access token", oh_id)
-        return FetchOutcome(problem=RECONNECT_MOVES, reconnect=True)
-    except MalformedResponse as exc:
-        log.error("process_moves %s: unexpected answer from Moves: %s", oh_id, exc)
-        return FetchOutcome(problem=UNREADABLE_MOVES)
-    except TemporaryUpstreamError as exc:
-        # Publish what arrived before the failure; the task then retries.
-        return FetchOutcome(temporary=exc)
+            # An account that has recorded nothing yet: nothing to fetch.
+            return True
+        zone = _zone(member.time_zone)
+        for step in self._plan(history):
+            assert step.monday is not None
+            with self.moves.storyline_week(token, step.monday, self.batch) as answer:
+                self.report.requests += 1
+                if answer.out_of_range:
+                    # Not begun in the member's calendar (or before their first
+                    # week): nothing there yet, not an error.
+                    log.info("process_moves %s: week %s is out of range for Moves", self.oh_id, step.monday)
+                else:
+                    merge = history.merge_week(step.monday, answer.days(), zone)
+                    self.report.days_changed += len(merge.changed)
+            self.report.weeks += 1
+            self._after_week(step)
+            if history.state.zone_changed:
+                # The member travelled: their calendar (and "today") moved with them.
+                self._profile(token)
+        return True
 
+    def _profile(self, token: str) -> None:
+        assert self.batch is not None
+        profile = self.moves.profile(token, self.batch)
+        self.report.requests += 1
+        if self.member.moves_id is not None and profile.user_id != self.member.moves_id:
+            raise PoisonFile("Moves answered for another account than the one connected.")
+        self._check(self.member.saw_profile(self.lease, profile.first_date, profile.time_zone))
+        if self.history is not None:
+            self.history.profile_read()
+        if profile.first_date is None:
+            log.info("process_moves %s: the Moves account has no data yet", self.oh_id)
 
-def _publish(
-    history: DayLog, ours: list[RemoteFile], oh: OpenHumansClient, oh_token: str, member: MovesMember
-) -> None:
-    """Upload the log when it differs from the file on Open Humans, then delete every other copy."""
-    if not len(history):
-        return
-    oh_id = member.member.oh_id
-    ids = {f.id for f in ours}
-    keep = history.state.source_file_id
-    written = history.write_json(history.directory / settings.MOVES_FILE_NAME)
-    try:
-        if written.sha256 != history.state.uploaded_sha256 or keep not in ids:
+    def _plan(self, history: LocalHistory) -> list[Step]:
+        """The weeks to fetch, most wanted first, each once."""
+        member = self.member
+        assert member.first_date is not None
+        today = member_today(member.time_zone)
+        first_monday, this_monday = monday_of(member.first_date), monday_of(today)
+        steps: list[Step] = []
+        seen: set[date] = set()
+
+        def add(kind: str, monday: date) -> None:
+            if first_monday <= monday <= this_monday and monday not in seen:
+                seen.add(monday)
+                steps.append(Step(kind, monday))
+
+        for monday in PendingWeek.objects.filter(moves_member=member).values_list("monday", flat=True):
+            add("notified", monday)
+        if member.update_requested_at is not None or member.backfill_next is None:
+            last_success = (
+                member_today(member.time_zone, member.last_updated) if member.last_updated else None
+            )
+            for monday in weeks_to_update(today, last_success, member.first_date):
+                add("update", monday)
+        backfill_from = member.backfill_next or first_monday
+        for monday in (
+            weeks_between(backfill_from, this_monday - 2 * ONE_WEEK)
+            if backfill_from <= this_monday - 2 * ONE_WEEK
+            else []
+        ):
+            add("backfill", monday)
+        return steps
+
+    def _after_week(self, step: Step) -> None:
+        member = self.member
+        assert step.monday is not None
+        if step.kind == "notified":
+            PendingWeek.objects.filter(moves_member=member, monday=step.monday).delete()
+        elif step.kind == "update":
+            self.recent_left -= 1
+        backfill_next = member.backfill_next or monday_of(member.first_date or step.monday)
+        if step.kind == "backfill" and step.monday >= backfill_next:
+            backfill_next = step.monday + ONE_WEEK
+        self._record_progress(backfill_next)
+
+    def _record_progress(self, backfill_next: date) -> None:
+        member = self.member
+        assert member.first_date is not None and self.history is not None
+        today = member_today(member.time_zone)
+        all_weeks = weeks_between(member.first_date, today)
+        backfill_done = backfill_next >= monday_of(today) - ONE_WEEK
+        done = (
+            len(all_weeks)
+            if backfill_done
+            else sum(1 for monday in all_weeks if monday < backfill_next or self.history.has_week(monday))
+        )
+        remaining = len(self._plan_after(backfill_next, today))
+        self._check(
+            member.record_progress(
+                self.lease,
+                backfill_next=backfill_next,
+                weeks_done=min(done, len(all_weeks)),
+                weeks_total=len(all_weeks),
+                requests_wanted=remaining,
+                backfill_done=backfill_done,
+            )
+        )
+
+    def _plan_after(self, backfill_next: date, today: date) -> list[date]:
+        """Weeks of backfill still to fetch from ``backfill_next`` on (an estimate for the queue)."""
+        end = monday_of(today) - 2 * ONE_WEEK
+        return weeks_between(backfill_next, end) if backfill_next <= end else []
+
+    # --- Step 5: publishing ----------------------------------------------------------------
+
+    def _publish_if_due(self, history: LocalHistory, *, stopping: bool, fetched_all: bool = False) -> None:
+        if should_publish(self.member, history, stopping=stopping, fetched_all=fetched_all, quota=self.quota):
+            self.publish(history)
+
+    def publish(self, history: LocalHistory) -> None:
+        """Upload the history when it differs from the file on Open Humans, then delete the old file."""
+        member = self.member
+        if history.is_empty():
+            return
+        written = history.write_json(history.directory / settings.MOVES_FILE_NAME)
+        try:
+            if member.file_id is not None and written.sha256 == member.file_sha256:
+                # Another worker uploaded exactly this already.
+                history.uploaded(member.file_id, written.sha256)
+                self._store_summaries(history, written.facts)
+                return
             metadata = {
                 "description": settings.MOVES_FILE_DESCRIPTION,
                 "tags": settings.MOVES_FILE_TAGS,
-                "start_date": written.first_day.isoformat(),
-                "end_date": written.last_day.isoformat(),
             }
-            uploaded = oh.upload(oh_token, oh_id, written.path, settings.MOVES_FILE_NAME, metadata)
-            history.mark_uploaded(uploaded.id, written.sha256)
-            keep = uploaded.id
-            stored = _save(
-                member,
-                file_id=uploaded.id,
-                file_size=uploaded.size,
-                file_sha256=written.sha256,
-                days_held=written.days,
-                last_day_held=written.last_day,
+            if written.first_day and written.last_day:
+                metadata["start_date"] = written.first_day.isoformat()
+                metadata["end_date"] = written.last_day.isoformat()
+            previous = member.file_id
+            uploaded = self.oh.upload(
+                self.oh_token,
+                self.oh_id,
+                written.path,
+                settings.MOVES_FILE_NAME,
+                metadata,
+                on_created=lambda file_id: self._check(member.record_pending_upload(self.lease, file_id)),
             )
-            if not stored:
+            self.report.oh_calls += 3
+            recorded = member.record_upload(
+                self.lease,
+                file_id=uploaded.id,
+                size=uploaded.size,
+                sha256=written.sha256,
+                days=written.days,
+                first_day=written.first_day,
+                last_day=written.last_day,
+            )
+            if not recorded:
                 # Disconnecting deleted the files it saw; this one came after.
-                oh.delete_file(oh_token, oh_id, uploaded.id)
-                raise MemberGone()
-            _store_preview(history, member)
-        elif not RecentDay.objects.filter(moves_member=member).exists():
-            _store_preview(history, member)
-    finally:
-        written.path.unlink(missing_ok=True)
-    for stale in ours:
-        if stale.id != keep:
-            oh.delete_file(oh_token, oh_id, stale.id)
+                self.oh.delete_file(self.oh_token, self.oh_id, uploaded.id)
+                raise StopRun("the member disconnected during the upload")
+            history.uploaded(uploaded.id, written.sha256)
+            self.report.uploaded = True
+            if previous is not None and previous != uploaded.id:
+                self.oh.delete_file(self.oh_token, self.oh_id, previous)
+                self.report.oh_calls += 1
+            self._store_summaries(history, written.facts)
+        finally:
+            written.path.unlink(missing_ok=True)
 
+    def _store_summaries(self, history: LocalHistory, facts: list[day_summaries.DayFacts]) -> None:
+        day_summaries.store_calendar(self.member, facts)
+        day_summaries.store_recent_days(self.member, history.last_days(day_summaries.PREVIEW_DAYS))
 
-def _store_preview(history: DayLog, member: MovesMember) -> None:
-    positions = recent_positions(len(history), history.day_at)
-    days = list(islice(history.days_from(positions.start), len(positions)))
-    store_recent_days(member, [(parse_day_date(day["date"]), day) for day in days])
+    # --- Step 6: the outcome -----------------------------------------------------------------
 
-
-def _finish(
-    member: MovesMember,
-    history: DayLog,
-    outcome: FetchOutcome,
-    oh: OpenHumansClient,
-    oh_token: str,
-    message_permission: bool,
-    today: date,
-) -> SyncResult:
-    progress = _progress(member, history, today)
-    if outcome.reconnect:
-        _save(member, **progress)
-        _needs_reconnect(member, outcome.problem, oh, oh_token, message_permission)
-        return SyncResult()
-    if outcome.problem:
-        mark_failing(member, outcome.problem, **progress)
-        return SyncResult()
-    if outcome.retry_after is not None:
-        # A member who was up to date stays so while a daily update waits.
-        waiting = member.status == MovesMember.Status.CURRENT and member.last_updated is not None
-        _save(
-            member,
-            status=MovesMember.Status.CURRENT if waiting else MovesMember.Status.BACKFILLING,
-            next_batch_at=timezone.now() + timedelta(seconds=outcome.retry_after),
-            **progress,
+    def _finish(self, history: LocalHistory, *, fetched_all: bool, quota_until: float | None = None) -> None:
+        member = self.member
+        member.refresh_from_db()
+        complete = member.first_date is None or (
+            member.backfill_next is not None
+            and member.backfill_next >= monday_of(member_today(member.time_zone)) - ONE_WEEK
         )
-        return SyncResult(retry_after=outcome.retry_after)
-    _save(
-        member,
-        status=MovesMember.Status.CURRENT,
-        last_updated=timezone.now(),
-        next_batch_at=None,
-        last_error="",
-        **{**progress, "weeks_done": progress["weeks_total"]},
-    )
-    return SyncResult()
-
-
-def _progress(member: MovesMember, history: DayLog, today: date) -> dict:
-    first = member.first_date or history.first_day
-    resume = history.resume_monday
-    if first is None or resume is None:
-        return {}
-    total = (monday_of(today) - monday_of(first)).days // 7 + 1
-    # The week to resume at counts once it holds days: it is the current
-    # week, fetched again on every update.
-    held_from_resume = history.last_day is not None and history.last_day >= resume
-    done = (resume - monday_of(first)).days // 7 + held_from_resume
-    return {"weeks_total": total, "weeks_done": max(0, min(done, total))}
-
-
-def mark_failing(member: MovesMember, message: str, **fields) -> None:
-    """Record that the run failed, in words for the member, with any other ``fields``."""
-    _save(member, status=MovesMember.Status.FAILING, **fields, **_error_fields(message))
-
-
-def _error_fields(message: str) -> dict:
-    return {"last_error": message, "last_error_at": timezone.now()}
-
-
-def _save(member: MovesMember, **fields) -> bool:
-    """Write ``fields`` to the member's row; False when the row is gone.
-
-    An UPDATE, not ``save()``: saving a row that a disconnect deleted
-    meanwhile would insert it again, tokens and all.
-    """
-    for name, value in fields.items():
-        setattr(member, name, value)
-    fields["updated"] = timezone.now()
-    return MovesMember.objects.filter(pk=member.pk).update(**fields) == 1
-
-
-def _needs_reconnect(
-    member: MovesMember,
-    reason: str,
-    oh: OpenHumansClient,
-    oh_token: str,
-    message_permission: bool | None = None,
-) -> None:
-    """Stop syncing the member until they reconnect, and tell them once through Open Humans."""
-    oh_id = member.member.oh_id
-    _save(member, status=MovesMember.Status.NEEDS_RECONNECT, next_batch_at=None, **_error_fields(reason))
-    if member.reconnect_notified:
-        return
-    try:
-        if message_permission is None:
-            message_permission = oh.exchange_member(oh_token).message_permission
-        if not message_permission:
-            log.info("process_moves %s: member does not accept messages; not told by message", oh_id)
+        recent_fetched = member.first_date is None or (self.recent_planned and self.recent_left == 0)
+        if not fetched_all:
+            until = quota_until if quota_until is not None else self.quota.next_opening()
+            self._check(member.waiting_for_quota(self.lease, datetime.fromtimestamp(until, tz=UTC)))
+            more = max(member.requests_wanted, self.recent_left, 1)
+            self._check(
+                member.finish_sync(
+                    self.lease, self.started, recent_fetched=recent_fetched, complete=complete, more_wanted=more
+                )
+            )
+            self.report.outcome = "waiting for quota"
             return
-        oh.send_message(oh_token, RECONNECT_SUBJECT, _reconnect_message(reason))
-    except UpstreamError as exc:
-        log.warning("process_moves %s: could not send the reconnect message: %s", oh_id, exc)
-        return
-    _save(member, reconnect_notified=True)
-    log.info("process_moves %s: told the member by message to reconnect", oh_id)
+        self._check(
+            member.finish_sync(
+                self.lease, self.started, recent_fetched=recent_fetched, complete=complete, more_wanted=0
+            )
+        )
+        self.report.outcome = "current" if recent_fetched and complete else "backfilling"
+
+    def _moves_refused(self) -> None:
+        log.warning("process_moves %s: Moves refused our token", self.oh_id)
+        member = self.member
+        member.require_reconnect(
+            MOVES, "Moves no longer accepts our access to your account. Please reconnect Moves.", self.lease
+        )
+        self.report.outcome = "moves refused the token"
+        if member.reconnect_notified:
+            return
+        try:
+            self.oh.send_message(
+                self.oh_token,
+                RECONNECT_SUBJECT,
+                "Moves no longer accepts our access to your account, so your Moves data on Open Humans "
+                "is not updated any more; everything already there is kept.\n\n"
+                f"Reconnect Moves here: {settings.APP_BASE_URL}/dashboard/\n",
+            )
+        except UpstreamError as exc:
+            log.warning("process_moves %s: could not send the reconnect message: %s", self.oh_id, exc)
+            return
+        member.told_to_reconnect()
+        log.info("process_moves %s: told the member by message to reconnect", self.oh_id)
+
+    def _check(self, written: bool) -> None:
+        if not written:
+            raise StopRun("the member disconnected or another run took over")
 
 
-def _reconnect_message(reason: str) -> str:
-    return (
-        f"{reason}\n\n"
-        "Until then your Moves data on Open Humans is not updated; everything already there is kept.\n\n"
-        f"Reconnect here: {settings.APP_BASE_URL}/dashboard/\n"
-    )
+class PoisonFile(Exception):
+    """Input that will fail the same way every time: the member fails at once, with these words."""
 
 
-def member_lock(oh_id: str) -> redis.lock.Lock:
-    """One run per member: a Redis lock that expires if its worker dies."""
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    return client.lock(f"process_moves:lock:{oh_id}", timeout=settings.MEMBER_LOCK_SECONDS, blocking=False)
+def should_publish(
+    member: MovesMember, history: LocalHistory, *, stopping: bool, fetched_all: bool, quota: MovesQuota
+) -> bool:
+    """Upload now, or let the next run do it?
+
+    Always: a new member's first file, the end of the work, a run stopped by
+    an error or a long wait for quota. Otherwise at most every
+    ``UPLOAD_INTERVAL_SECONDS`` while a backfill goes on, because each upload
+    sends the whole file again.
+    """
+    if not history.state.dirty and member.file_id is not None:
+        return False
+    if history.is_empty():
+        return False
+    if member.file_id is None or stopping or fetched_all:
+        return True
+    interval = settings.UPLOAD_INTERVAL_SECONDS / settings.RATE_LIMIT_TIME_SCALE
+    if member.uploaded_at is None or (timezone.now() - member.uploaded_at).total_seconds() >= interval:
+        return True
+    # The next batch is far off (the hour's quota is spent): do not sit on the data.
+    return quota.next_opening() - time.time() >= interval
 
 
-def release_member_lock(lock: redis.lock.Lock, oh_id: str) -> None:
-    """Release the member's lock; an expired lock is only worth a warning."""
+def _zone(time_zone: str) -> ZoneInfo | None:
     try:
-        lock.release()
-    except LockError:
-        # The run outlived the lock's expiry, so another run may have started;
-        # the time limits are set below the expiry to make this rare.
-        log.warning("process_moves %s: the member lock had expired before release", oh_id)
+        return ZoneInfo(time_zone) if time_zone else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def infrastructure_errors() -> tuple[type[BaseException], ...]:
+    """Failures of our own servers (database, Redis, disk) that a later run may not meet."""
+    return (DatabaseError, RedisError, OSError)

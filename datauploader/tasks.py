@@ -1,105 +1,162 @@
-"""Celery tasks. Thin: the work lives in ``datauploader.sync``."""
+"""Celery tasks. Thin: the work lives in ``datauploader.sync`` and ``datauploader.dispatch``.
+
+``process_moves(oh_id, batch)`` is queued only by the dispatcher, for a
+member that holds a batch of Moves requests. Every way a run can end is
+caught here and recorded on the member through ``core.models``: the member
+always ends in a state the dashboard can explain, with the next try set by
+``core.retry``.
+"""
 
 import logging
+from typing import Any
 
+import redis
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import transaction
+from django.conf import settings
+from django.db import DatabaseError
 
-from apiclients.errors import PermanentUpstreamError, TemporaryUpstreamError
-from datauploader.sync import SyncResult, mark_failing, member_lock, release_member_lock, sync_member
-from datauploader.worklog import discard_log
-from main.models import MovesMember
+from apiclients.errors import MOVES, OPEN_HUMANS, MalformedResponse, TooLarge, UpstreamError
+from apiclients.quota import Batch, moves_quota
+from core.models import MovesMember
+from datauploader import dispatch, machines
+from datauploader.history import discard_history, local_members
+from datauploader.sync import INFRASTRUCTURE, LeaseKeeper, PoisonFile, Sync, infrastructure_errors
 
 log = logging.getLogger(__name__)
-MAX_TEMPORARY_RETRIES = 5
-MAX_DEFERRALS = 10
-RESUME_AFTER_TIME_LIMIT_SECONDS = 5
 
 
-def enqueue_process_moves(oh_id: str, countdown: float | None = None) -> None:
-    """Queue an update for the member once the current transaction commits."""
-    transaction.on_commit(lambda: process_moves.apply_async(args=[oh_id], countdown=countdown))
-
-
-def enqueue_discard_local_history(oh_id: str) -> None:
-    """Have the worker delete its copy of the member's history once the current transaction commits."""
-    transaction.on_commit(lambda: discard_local_history.apply_async(args=[oh_id]))
-
-
-@shared_task(bind=True, name="datauploader.process_moves", max_retries=MAX_TEMPORARY_RETRIES)
-def process_moves(self, oh_id: str, deferrals: int = 0) -> None:
+@shared_task(bind=True, name="datauploader.process_moves", max_retries=5)
+def process_moves(self: Any, oh_id: str, batch: dict[str, int] | None = None) -> str:
+    quota = moves_quota()
+    given = Batch.from_task_argument(batch) if batch else None
     member = MovesMember.objects.select_related("member").filter(member__oh_id=oh_id).first()
-    if member is None or not member.refresh_token:
-        log.warning("process_moves %s: no connected Moves member; nothing to do", oh_id)
+    dispatch.started(member.pk if member else 0, quota.client)
+    if member is None or not member.has_tokens:
         # The local history of a disconnected member is location data we no
         # longer have a reason to keep.
-        discard_log(oh_id)
-        return
-    if member.status == MovesMember.Status.NEEDS_RECONNECT or member.member.needs_reconnect:
-        log.warning("process_moves %s: the member must reconnect first; nothing to do", oh_id)
-        return
-    lock = member_lock(oh_id)
-    if not lock.acquire():
-        if deferrals >= MAX_DEFERRALS:
-            log.warning("process_moves %s: gave up after %d deferrals", oh_id, deferrals)
-            return
-        log.info("process_moves for %s deferred: another run holds the lock", oh_id)
-        process_moves.apply_async(args=[oh_id], kwargs={"deferrals": deferrals + 1}, countdown=30)
-        return
+        discard_history(oh_id)
+        _give_back(quota, given)
+        return "not connected"
+    lease = member.claim_lease(settings.RUN_LEASE_SECONDS, machines.this_machine())
+    if lease is None:
+        log.info("process_moves %s: another run holds the member; batch given back", oh_id)
+        _give_back(quota, given)
+        return "busy"
     try:
-        result = sync_member(member)
+        with LeaseKeeper(member, lease, settings.RUN_LEASE_SECONDS):
+            outcome = _run(self, member, lease, given, quota)
+    finally:
+        member.release_lease(lease)
+        _give_back(quota, given)
+    return outcome
+
+
+def _run(task: Any, member: MovesMember, lease: str, batch: Batch | None, quota: Any) -> str:
+    oh_id = member.member.oh_id
+    try:
+        report = Sync(member, lease, batch, quota).run()
     except SoftTimeLimitExceeded:
-        # Progress is committed week by week, so the next run loses nothing.
-        log.warning("process_moves %s: hit the soft time limit; continuing in a new run", oh_id)
-        result = SyncResult(retry_after=RESUME_AFTER_TIME_LIMIT_SECONDS)
-    except PermanentUpstreamError as exc:
-        log.error("process_moves %s: upstream refused a request: %s", oh_id, exc)
-        mark_failing(member, "Moves or Open Humans refused a request.")
-        return
-    except TemporaryUpstreamError as exc:
-        log.warning("process_moves %s: temporary upstream failure: %s", oh_id, exc)
-        if self.request.retries >= MAX_TEMPORARY_RETRIES:
-            mark_failing(member, "Moves or Open Humans is not answering.")
-            return
-        raise self.retry(countdown=min(600, 30 * 2**self.request.retries)) from exc
-    finally:
-        release_member_lock(lock, oh_id)
-    if result.retry_after is not None:
-        process_moves.apply_async(args=[oh_id], countdown=result.retry_after)
+        # Progress is kept week by week: the member stays queued and loses nothing.
+        log.warning("process_moves %s: hit the soft time limit; the next batch goes on", oh_id)
+        return "time limit"
+    except PoisonFile as exc:
+        log.error("process_moves %s: %s", oh_id, exc)
+        member.record_failure(lease, MOVES, str(exc), permanent=True)
+        return "failing"
+    except UpstreamError as exc:
+        service, words = failure_words(exc)
+        log.warning("process_moves %s: %s", oh_id, exc)
+        member.record_failure(lease, service, words, permanent=not exc.temporary or isinstance(exc, TooLarge))
+        return "upstream failure"
+    except infrastructure_errors() as exc:
+        log.error("process_moves %s: %s (%s)", oh_id, type(exc).__name__, _first_line(exc))
+        try:
+            member.record_failure(lease, INFRASTRUCTURE, f"Our servers had a problem ({_what_failed(exc)}).")
+        except DatabaseError:
+            # Not even the failure can be written: the task comes back by itself.
+            raise task.retry(countdown=30 / settings.RATE_LIMIT_TIME_SCALE, exc=exc) from None
+        return "infrastructure failure"
+    except (RecursionError, OverflowError, ValueError, KeyError, TypeError) as exc:
+        # Input we could not handle; the retry policy bounds how often it is met again.
+        log.exception("process_moves %s: unexpected %s", oh_id, type(exc).__name__)
+        member.record_failure(lease, MOVES, "Moves sent data we could not handle.")
+        return "failure"
+    log.info(
+        "process_moves %s: %s; %d requests, %d weeks, %d days changed%s",
+        oh_id,
+        report.outcome,
+        report.requests,
+        report.weeks,
+        report.days_changed,
+        ", uploaded" if report.uploaded else "",
+    )
+    return report.outcome
 
 
-@shared_task(name="datauploader.queue_process_moves_batch")
-def queue_process_moves_batch(oh_ids: list[str]) -> int:
-    """Queue ``process_moves`` for each member of a batch sent by ``update_data``.
-
-    ``update_data`` sends one message per batch so that scheduling every member
-    takes seconds; this spreads a batch into one task per member, over one
-    producer connection. Safe to run twice: a second ``process_moves`` for a
-    member waits for the first one's lock and finds little left to fetch.
-    """
-    with process_moves.app.producer_or_acquire() as producer:
-        for oh_id in oh_ids:
-            process_moves.apply_async(args=[oh_id], producer=producer)
-    return len(oh_ids)
+def failure_words(exc: UpstreamError) -> tuple[str, str]:
+    """The failed service, and what happened in words for the member."""
+    service = exc.service if exc.service in (MOVES, OPEN_HUMANS) else INFRASTRUCTURE
+    if isinstance(exc, TooLarge):
+        return service, f"{service} sent more data for one week than we can take ({exc.message})."
+    if isinstance(exc, MalformedResponse):
+        return service, f"{service} sent an answer we could not read."
+    if exc.temporary:
+        return service, f"{service} is not answering right now."
+    return service, f"{service} refused a request ({exc.message})."
 
 
-@shared_task(name="datauploader.discard_local_history")
-def discard_local_history(oh_id: str) -> None:
-    """Delete the worker's copy of a member's history after they disconnected Moves or left.
+def _what_failed(exc: BaseException) -> str:
+    if isinstance(exc, DatabaseError):
+        return "database unavailable"
+    if isinstance(exc, redis.RedisError):
+        return "queue unavailable"
+    if isinstance(exc, OSError):
+        return "disk unavailable or full"
+    return type(exc).__name__
 
-    It is a precise record of where someone goes; once they have left there is
-    no reason to keep it. The web process cannot reach the worker's disk, so
-    the worker does this. A member who connected again meanwhile keeps theirs.
-    """
-    if MovesMember.objects.filter(member__oh_id=oh_id).exclude(refresh_token="").exists():
-        return
-    lock = member_lock(oh_id)
-    if not lock.acquire():
-        # A run is still working for them; it stops on finding them gone.
-        discard_local_history.apply_async(args=[oh_id], countdown=60)
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else ""
+
+
+def _give_back(quota: Any, batch: Batch | None) -> None:
+    if batch is None:
         return
     try:
-        discard_log(oh_id)
-    finally:
-        release_member_lock(lock, oh_id)
+        returned = quota.give_back(batch)
+    except redis.RedisError:
+        return
+    if returned:
+        # Someone else may still use it in this window.
+        dispatch_task.apply_async()
+
+
+@shared_task(name="datauploader.dispatch", ignore_result=True)
+def dispatch_task() -> int:
+    """Hand out the quota now (a member asked for work, or a run gave capacity back)."""
+    return dispatch.Dispatcher().dispatch().requests
+
+
+@shared_task(name="datauploader.discard_history")
+def discard_history_everywhere(oh_id: str) -> None:
+    """Have every live machine delete its copy of a member's history (they disconnected or left)."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    names = machines.alive(client) or [machines.this_machine()]
+    for name in names:
+        discard_history_here.apply_async(args=[oh_id], queue=machines.queue_of(name))
+
+
+@shared_task(name="datauploader.discard_history_here")
+def discard_history_here(oh_id: str) -> None:
+    """Delete this machine's copy of a member's history, unless they connected again meanwhile.
+
+    It is a precise record of where someone goes; once they have left there
+    is no reason to keep it.
+    """
+    member = MovesMember.objects.filter(member__oh_id=oh_id).exclude(refresh_token="").first()
+    if member is not None and member.worker_home == machines.this_machine():
+        return
+    if oh_id in local_members():
+        discard_history(oh_id)
+        log.info("removed the local history of %s", oh_id)

@@ -5,6 +5,7 @@ through the typed helpers in ``demotemplate.env``. Application code reads
 ``django.conf.settings``, never ``os.environ``.
 """
 
+import socket
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -12,7 +13,6 @@ import dj_database_url
 import xstatic.pkg.leaflet
 from django.core.exceptions import ImproperlyConfigured
 
-from datauploader.ratelimit import AtomicRespectfulRequester
 from demotemplate.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "open_humans",
+    "core",
     "main",
     "datauploader",
 ]
@@ -133,6 +134,7 @@ if not TOKEN_ENCRYPTION_KEYS:
 # --- Redis and Celery -------------------------------------------------------
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
@@ -147,10 +149,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60, minimum=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60, minimum=1)
-# Redis redelivers unacknowledged tasks after this long; it must exceed the
-# longest countdown we schedule and the hard time limit.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+# Redis hands an unacknowledged task to another worker after this long, so it
+# must exceed the hard time limit (a task still running would run twice).
+# Recovery from a dead worker does not wait for it: the member's lease runs
+# out within RUN_LEASE_SECONDS and the dispatcher queues a fresh run; the old
+# message, when it comes back, finds its batch expired and ends at once.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 2 * 60 * 60, minimum=60)
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 60 * 60, minimum=60)
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -166,6 +172,9 @@ OH_REDIRECT_URI = env_str("OH_REDIRECT_URI", urljoin(APP_BASE_URL + "/", "comple
 # Shared secret of the deauthorisation webhook; without one the webhook
 # refuses every request.
 OH_WEBHOOK_SECRET = env_str("OH_WEBHOOK_SECRET")
+# This project's own source label on Open Humans (direct-sharing-<id>); asked
+# of Open Humans itself when empty (core/source.py).
+OH_SOURCE_LABEL = env_str("OH_SOURCE_LABEL")
 
 # --- Moves -----------------------------------------------------------------
 
@@ -179,35 +188,44 @@ MOVES_OAUTH_BASE_URL = env_str("MOVES_OAUTH_BASE_URL", "https://api.moves-app.co
 
 HTTP_CONNECT_TIMEOUT = env_float("HTTP_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 HTTP_READ_TIMEOUT = env_float("HTTP_READ_TIMEOUT", 60.0, minimum=0.1)
-HTTP_MAX_ATTEMPTS = env_int("HTTP_MAX_ATTEMPTS", 4, minimum=1)
-HTTP_BACKOFF_BASE_SECONDS = env_float("HTTP_BACKOFF_BASE_SECONDS", 1.0, minimum=0)
-HTTP_BACKOFF_MAX_SECONDS = env_float("HTTP_BACKOFF_MAX_SECONDS", 30.0, minimum=0)
+# Answers larger than these are refused rather than held (a week of Moves
+# data is about 200 KB; five years of history about 50 MB).
+MOVES_MAX_ANSWER_BYTES = env_int("MOVES_MAX_ANSWER_BYTES", 64 * 1024 * 1024, minimum=1024)
+OH_MAX_FILE_BYTES = env_int("OH_MAX_FILE_BYTES", 1024 * 1024 * 1024, minimum=1024)
 
 # --- Rate limits -----------------------------------------------------------
-# Moves counts requests per client app, so one realm pair is shared by every
-# member and every worker. RATE_LIMIT_TIME_SCALE shrinks both windows (and
-# the sandbox's) for demos, tests and benchmarks: 30 means 60 per 2 s.
+# Moves counts requests per client app in fixed clock windows (minute and
+# hour, by its own clock), so one quota is shared by every member and every
+# worker (apiclients.quota). RATE_LIMIT_TIME_SCALE divides every time of the
+# sync (quota windows, retry backoff, upload interval, leases) for demos,
+# tests and benchmarks: 30 means 60 requests per 2 s.
 
 MOVES_REQUESTS_PER_MINUTE = env_int("MOVES_REQUESTS_PER_MINUTE", 60, minimum=1)
 MOVES_REQUESTS_PER_HOUR = env_int("MOVES_REQUESTS_PER_HOUR", 2000, minimum=1)
 RATE_LIMIT_TIME_SCALE = env_float("RATE_LIMIT_TIME_SCALE", 1.0, minimum=0.001)
 RATE_LIMIT_SAFETY_THRESHOLD = env_int("RATE_LIMIT_SAFETY_THRESHOLD", 1, minimum=0)
-MOVES_MINUTE_WINDOW_SECONDS = 60 / RATE_LIMIT_TIME_SCALE
-MOVES_HOUR_WINDOW_SECONDS = 3600 / RATE_LIMIT_TIME_SCALE
-MOVES_REALMS = ["moves", "moves-hourly"]
-
-rr = AtomicRespectfulRequester(redis_url=REDIS_URL, safety_threshold=RATE_LIMIT_SAFETY_THRESHOLD)
-rr.register_realm("moves", max_requests=MOVES_REQUESTS_PER_MINUTE, timespan=MOVES_MINUTE_WINDOW_SECONDS)
-rr.register_realm("moves-hourly", max_requests=MOVES_REQUESTS_PER_HOUR, timespan=MOVES_HOUR_WINDOW_SECONDS)
-# Django exposes only upper-case settings; the Moves client reads the realm here.
-MOVES_REQUESTER = rr
 
 # --- Application behaviour -------------------------------------------------------
 
 MANUAL_UPDATE_INTERVAL_SECONDS = env_int("MANUAL_UPDATE_INTERVAL_SECONDS", 3600, minimum=0)
-UPDATE_STALE_AFTER_DAYS = env_int("UPDATE_STALE_AFTER_DAYS", 4, minimum=0)
-MEMBER_LOCK_SECONDS = env_int("MEMBER_LOCK_SECONDS", CELERY_TASK_TIME_LIMIT + 60, minimum=1)
+# update_data (daily) refreshes members whose data is older than this.
+UPDATE_STALE_AFTER_HOURS = env_int("UPDATE_STALE_AFTER_HOURS", 20, minimum=0)
+SWEEP_INTERVAL_DAYS = env_int("SWEEP_INTERVAL_DAYS", 7, minimum=1)
+# During a backfill the file on Open Humans is replaced at most this often.
+UPLOAD_INTERVAL_SECONDS = env_int("UPLOAD_INTERVAL_SECONDS", 15 * 60, minimum=0)
+# The retry policy (core/retry.py).
+RETRY_BACKOFF_SECONDS = env_float("RETRY_BACKOFF_SECONDS", 30.0, minimum=0)
+RETRY_MAX_FAILURES = env_int("RETRY_MAX_FAILURES", 5, minimum=1)
+FAILING_RETRY_SECONDS = env_int("FAILING_RETRY_SECONDS", 6 * 3600, minimum=1)
+# A run holds its member for this long, extended every third of it while it
+# lives; a killed run's member is free again within this time.
+RUN_LEASE_SECONDS = env_float("RUN_LEASE_SECONDS", 90.0 / RATE_LIMIT_TIME_SCALE, minimum=1)
+# This worker machine's name: its own queue is history.<name> (Heroku's DYNO
+# names are stable across restarts).
+WORKER_NAME = env_str("WORKER_NAME", env_str("DYNO", socket.gethostname()))
 DATA_WORK_DIR = Path(env_str("DATA_WORK_DIR", str(BASE_DIR / "var" / "work")))
+# Webhook deliveries older than this are refused; replays within it are recognised.
+WEBHOOK_MAX_AGE_SECONDS = env_int("WEBHOOK_MAX_AGE_SECONDS", 15 * 60, minimum=1)
 MOVES_FILE_NAME = "moves-storyline-data.json"
 MOVES_FILE_DESCRIPTION = "Moves GPS history: daily storyline with places, moves, activities and track points."
 MOVES_FILE_TAGS = ["GPS", "Moves", "steps"]

@@ -1,28 +1,20 @@
-"""What the dashboard shows, computed from the database alone, and the actions it offers.
+"""What the dashboard shows, computed from the database alone.
 
-Rendering never calls Moves or Open Humans: progress, errors and the preview
-all come from rows the worker keeps up to date. Only the actions a person
-clicks (disconnect, download) talk to Open Humans.
+Presentation only: rendering never calls Moves or Open Humans, and nothing
+here changes state (the views call the core for that). Progress, errors
+and the maps all come from rows the worker keeps up to date.
 """
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.db.models import Q
-from django.utils import timezone
 from django.utils.timesince import timeuntil
 
-from apiclients.errors import InvalidGrant, UpstreamError
-from apiclients.oauth import TokenGrant
-from apiclients.openhumans import ExchangeMember, OpenHumansClient, RemoteFile
-from datauploader.tasks import enqueue_discard_local_history
-from main.models import MovesMember, RecentDay
-from main.preview import as_number
+from core.days import as_number
+from core.models import MovesMember, RecentDay
 from open_humans.models import OpenHumansMember
 
 logger = logging.getLogger(__name__)
@@ -36,7 +28,7 @@ CHART_MARGIN_BOTTOM = 24
 CHART_MARGIN_TOP = 12
 
 # Statuses during which the page refreshes its progress by itself.
-WORKING_STATUSES = {MovesMember.Status.NEW, MovesMember.Status.BACKFILLING}
+WORKING_STATUSES = {MovesMember.Status.NEW, MovesMember.Status.BACKFILLING, MovesMember.Status.RETRYING}
 
 
 @dataclass(frozen=True)
@@ -127,14 +119,19 @@ def find_problem(oh_member: OpenHumansMember, moves: MovesMember | None) -> Prob
             "Reconnect Moves to continue the updates; the data already on Open Humans stays.",
             "reconnect_moves",
         )
-    if moves.status == MovesMember.Status.FAILING:
-        reason = _clause(moves.last_error) or "an unknown error"
-        return Problem(
-            f"The last update did not finish: {reason}. The data already on Open Humans is safe, "
-            "and we try again by ourselves.",
-            "update",
-        )
+    if moves.status in (MovesMember.Status.RETRYING, MovesMember.Status.FAILING):
+        reason = _clause(moves.last_error) or "something went wrong"
+        safe = " The data already on Open Humans is safe." if moves.file_id else ""
+        when = moves.next_try_at()
+        next_try = f" We try again at {when:%H:%M} UTC (in {_until(when)})." if when else ""
+        lead = "The last update did not finish" if moves.status == MovesMember.Status.FAILING else "A problem"
+        return Problem(f"{lead}: {reason}.{safe}{next_try}", "update")
     return None
+
+
+def _until(moment: datetime) -> str:
+    text = timeuntil(moment)
+    return "less than a minute" if text.startswith("0\xa0minutes") else text
 
 
 def _clause(error: str) -> str:
@@ -144,7 +141,7 @@ def _clause(error: str) -> str:
 
 def manual_update_allowed(moves: MovesMember | None) -> tuple[bool, datetime | None]:
     """Whether the update button works now, and if not because of the throttle, from when."""
-    if moves is None or not moves.is_connected:
+    if moves is None or not moves.is_connected or moves.is_queued or moves.is_running:
         return False, None
     next_at = moves.next_manual_update_at()
     return next_at is None, next_at
@@ -261,133 +258,19 @@ def status_payload(oh_member: OpenHumansMember) -> dict[str, Any]:
         "next_batch_at": _iso(moves.next_batch_at),
         "last_updated": _iso(moves.last_updated),
         "days_held": moves.days_held,
+        "next_try_at": _iso(moves.next_try_at()),
+        "queued": moves.is_queued or moves.is_running,
     }
 
 
-# --- Actions ---------------------------------------------------------------
-
-
-def claim_manual_update(moves: MovesMember) -> bool:
-    """Record a manual update request if the member is allowed one now; True when recorded.
-
-    The check and the write are one conditional UPDATE: two tabs, a double
-    click or a scripted replay racing each other cannot both pass a
-    read-then-write check, and only the request whose UPDATE changed the row
-    may queue work.
-    """
-    now = timezone.now()
-    cutoff = now - timedelta(seconds=settings.MANUAL_UPDATE_INTERVAL_SECONDS)
-    claimed = (
-        MovesMember.objects.filter(pk=moves.pk)
-        .filter(Q(last_submitted__isnull=True) | Q(last_submitted__lt=cutoff))
-        .update(last_submitted=now)
-    )
-    if claimed:
-        moves.last_submitted = now
-    return claimed == 1
-
-
-def store_open_humans_member(grant: TokenGrant, remote: ExchangeMember) -> OpenHumansMember:
-    """Create or update the user and member for a completed Open Humans sign-in."""
-    with transaction.atomic():
-        member = OpenHumansMember.objects.select_for_update().filter(oh_id=remote.project_member_id).first()
-        if member is None:
-            user, created = get_user_model().objects.get_or_create(username=f"oh-{remote.project_member_id}")
-            if created:
-                # Members sign in through Open Humans only.
-                user.set_unusable_password()
-                user.save(update_fields=["password"])
-            member = OpenHumansMember(user=user, oh_id=remote.project_member_id)
-        member.username = remote.username or ""
-        member.message_permission = remote.message_permission
-        member.store_tokens(grant.access_token, grant.refresh_token, grant.expires_in)
-        member.save()
-    return member
-
-
-class DifferentMovesAccount(Exception):
-    """The member approved a Moves account other than the one whose history they already hold."""
-
-    def __init__(self, held_moves_id: int) -> None:
-        self.held_moves_id = held_moves_id
-        super().__init__(f"already holding the history of Moves user {held_moves_id}")
-
-
-def store_moves_connection(oh_member: OpenHumansMember, grant: TokenGrant) -> MovesMember:
-    """Keep the Moves tokens of a completed connection and start over from a clean status.
-
-    Raises DifferentMovesAccount, storing nothing, when the approved account is
-    not the one already connected: the sync merges new days into the existing
-    file, and two people's days must never end up in one history.
-    """
-    with transaction.atomic():
-        moves, _ = MovesMember.objects.select_for_update().get_or_create(member=oh_member)
-        held = moves.moves_id
-        if held is not None and grant.user_id is not None and held != grant.user_id:
-            raise DifferentMovesAccount(held)
-        moves.store_tokens(grant.access_token, grant.refresh_token, grant.expires_in)
-        if grant.user_id is not None:
-            moves.moves_id = grant.user_id
-        moves.status = MovesMember.Status.NEW
-        moves.last_error = ""
-        moves.last_error_at = None
-        moves.reconnect_notified = False
-        moves.next_batch_at = None
-        moves.save()
-    return moves
-
-
-def plain_reason(exc: UpstreamError) -> str:
-    """An upstream failure in words for the person who clicked, with what to do next."""
-    if isinstance(exc, InvalidGrant):
-        return (
-            "Open Humans no longer accepts our access to your account; sign in with Open Humans again first."
-        )
-    if exc.temporary:
-        return "Open Humans is not answering right now; please try again in a few minutes."
-    return f"Open Humans refused the request ({exc.message})."
-
-
-@dataclass(frozen=True)
-class DisconnectResult:
-    removed_connection: bool
-    deleted_file_ids: list[int]
-    file_error: str = ""
-
-
-def disconnect_moves(oh_member: OpenHumansMember) -> DisconnectResult:
-    """Forget the Moves connection and delete the Moves file on Open Humans.
-
-    Our copy of the tokens and preview goes first and always: a person who
-    asks to disconnect must not stay connected because Open Humans was down.
-    The row goes before the file so that a sync starting meanwhile finds
-    nothing to do. If deleting the file fails, the result says why and the
-    person can try again (this action works without a stored connection) or
-    delete the file on Open Humans themselves.
-    """
-    removed, _ = MovesMember.objects.filter(member=oh_member).delete()
-    enqueue_discard_local_history(oh_member.oh_id)
-    try:
-        token = oh_member.get_access_token()
-        deleted = OpenHumansClient().delete_files_named(token, oh_member.oh_id, settings.MOVES_FILE_NAME)
-    except UpstreamError as exc:
-        logger.warning("Deleting the Moves file of member %s failed: %s", oh_member.oh_id, exc)
-        return DisconnectResult(bool(removed), [], file_error=plain_reason(exc))
-    return DisconnectResult(bool(removed), list(deleted))
-
-
-def find_moves_file(files: list[RemoteFile], file_id: int | None) -> RemoteFile | None:
-    """Our file among the member's files: the one the database knows, else the newest of our name."""
-    ours = [remote for remote in files if remote.basename == settings.MOVES_FILE_NAME]
-    for remote in ours:
-        if file_id is not None and remote.id == file_id:
-            return remote
-    return max(ours, key=lambda remote: remote.id, default=None)
-
-
-def fresh_download_url(oh_member: OpenHumansMember) -> str | None:
-    """Ask Open Humans for a new signed link to the Moves file (links expire, so none is stored)."""
-    moves = MovesMember.objects.filter(member=oh_member).first()
-    remote = OpenHumansClient().exchange_member(oh_member.get_access_token())
-    found = find_moves_file(remote.files, moves.file_id if moves else None)
-    return found.download_url if found else None
+def day_payload(day: date, detail: dict[str, Any]) -> dict[str, Any]:
+    """A day's map data for the page's script, with the map tiles' settings."""
+    return {
+        "date": day.isoformat(),
+        "steps": int(detail.get("steps") or 0),
+        "distance_m": float(detail.get("distance_m") or 0),
+        "places": detail.get("places") or [],
+        "tracks": detail.get("tracks") or [],
+        "tileUrl": settings.MAP_TILE_URL,
+        "attribution": settings.MAP_TILE_ATTRIBUTION,
+    }

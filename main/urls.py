@@ -1,4 +1,6 @@
+from django.templatetags.static import static
 from django.urls import path
+from django.views.generic import RedirectView
 
 from main import views
 
@@ -10,9 +12,12 @@ urlpatterns = [
     path("moves_complete/", views.complete_moves, name="moves_complete"),
     path("dashboard/", views.dashboard_page, name="dashboard"),
     path("dashboard/status.json", views.dashboard_status, name="dashboard_status"),
+    path("dashboard/day/<str:day>.json", views.dashboard_day, name="dashboard_day"),
     path("update_data/", views.update_data, name="update_data"),
     path("remove_moves/", views.remove_moves, name="remove_moves"),
     path("download/", views.download, name="download"),
     path("logout/", views.logout_view, name="logout"),
     path("webhooks/open-humans/deauthorize/", views.deauthorize_webhook, name="deauthorize_webhook"),
+    path("webhooks/moves/storyline/", views.moves_notification, name="moves_notification"),
+    path("favicon.ico", RedirectView.as_view(url=static("main/favicon.svg"), permanent=True)),
 ]

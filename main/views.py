@@ -1,13 +1,20 @@
-"""Pages and callbacks of the participant's side; the work happens in main.dashboard and the worker."""
+"""Pages and callbacks of the participant's side, and the two webhooks.
+
+Views check who is asking and what they sent, call the core (``core.*``)
+for anything that changes state, and render what ``main.dashboard``
+presents. They never call Moves: the worker does.
+"""
 
 import functools
 import logging
 from collections.abc import Callable
+from datetime import date
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.timesince import timeuntil
@@ -18,9 +25,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from apiclients.errors import UpstreamError
 from apiclients.moves import MovesClient
 from apiclients.openhumans import OpenHumansClient
-from datauploader.tasks import enqueue_process_moves
+from core import accounts, deliveries
+from core.changes import record_changes
+from core.daydetail import DayNotHeld, day_detail
+from core.models import DifferentMovesAccount, MovesMember
+from core.source import own_source
+from core.updates import Asked, ask_for_update
 from main import dashboard, oauth_state, webhooks
-from main.models import MovesMember
 from open_humans.models import OpenHumansMember
 
 logger = logging.getLogger(__name__)
@@ -31,12 +42,17 @@ View = Callable[..., HttpResponse]
 def member_required(view: View) -> View:
     """Signed in, and signed in through Open Humans (staff accounts have no member row)."""
 
-    @login_required
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        member = OpenHumansMember.objects.filter(user=request.user).first()
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        member = (
+            OpenHumansMember.objects.filter(user=request.user).first()
+            if request.user.is_authenticated
+            else None
+        )
         if member is None:
-            return redirect("index")
+            if request.method == "GET" and request.path == "/dashboard/":
+                messages.info(request, "Please sign in with Open Humans to see your dashboard.")
+            return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
         return view(request, member, *args, **kwargs)
 
     return wrapper
@@ -98,7 +114,7 @@ def complete_open_humans(request: HttpRequest) -> HttpResponse:
     client = OpenHumansClient()
     try:
         grant = client.exchange_code(code)
-        remote = client.exchange_member(grant.access_token)
+        remote = client.exchange_member(grant.access_token, own_source(grant.access_token, client))
     except UpstreamError as exc:
         logger.warning("Open Humans sign-in failed: %s", exc)
         return _message_page(
@@ -108,7 +124,7 @@ def complete_open_humans(request: HttpRequest) -> HttpResponse:
             "or Open Humans is unavailable). Nothing was saved; please start again.",
             502,
         )
-    member = dashboard.store_open_humans_member(grant, remote)
+    member = accounts.sign_in(grant, remote)
     login(request, member.user, backend="django.contrib.auth.backends.ModelBackend")
     return redirect("dashboard")
 
@@ -151,8 +167,8 @@ def complete_moves(request: HttpRequest, member: OpenHumansMember) -> HttpRespon
         )
         return redirect("dashboard")
     try:
-        dashboard.store_moves_connection(member, grant)
-    except dashboard.DifferentMovesAccount as exc:
+        accounts.connect_moves(member, grant)
+    except DifferentMovesAccount as exc:
         messages.error(
             request,
             f"That is a different Moves account from the one connected before (Moves user "
@@ -160,7 +176,6 @@ def complete_moves(request: HttpRequest, member: OpenHumansMember) -> HttpRespon
             "(this deletes the current file on Open Humans), then connect the other account.",
         )
         return redirect("dashboard")
-    enqueue_process_moves(member.oh_id)
     messages.success(request, "Moves is connected. Your history is on its way to Open Humans.")
     return redirect("dashboard")
 
@@ -189,20 +204,51 @@ def dashboard_status(request: HttpRequest, member: OpenHumansMember) -> JsonResp
     return JsonResponse(dashboard.status_payload(member))
 
 
+@require_GET
+@never_cache
+@member_required
+def dashboard_day(request: HttpRequest, member: OpenHumansMember, day: str) -> JsonResponse:
+    """One day's places and tracks, for the map; any day of the history."""
+    moves = MovesMember.objects.filter(member=member).first()
+    try:
+        wanted = date.fromisoformat(day)
+    except ValueError:
+        return JsonResponse({"error": "not a date"}, status=400)
+    if moves is None:
+        return JsonResponse({"error": "Moves is not connected"}, status=404)
+    try:
+        detail = day_detail(moves, wanted)
+    except DayNotHeld:
+        return JsonResponse({"error": "This day is not in your file."}, status=404)
+    except UpstreamError as exc:
+        logger.warning("Day %s of member %s could not be read: %s", wanted, member.oh_id, exc)
+        return JsonResponse({"error": accounts.plain_reason(exc)}, status=502)
+    return JsonResponse(dashboard.day_payload(wanted, detail))
+
+
 @require_POST
 @member_required
 def update_data(request: HttpRequest, member: OpenHumansMember) -> HttpResponse:
     moves = MovesMember.objects.filter(member=member).first()
-    if moves is None or not moves.is_connected:
+    asked = ask_for_update(moves)
+    if asked is Asked.NOT_CONNECTED:
         messages.error(request, "Connect Moves first; there is nothing to update yet.")
-    elif dashboard.claim_manual_update(moves):
-        enqueue_process_moves(member.oh_id)
+    elif asked is Asked.ALREADY_UNDER_WAY:
+        messages.info(request, "An update is already under way; nothing more was asked for.")
+    elif asked is Asked.RETRYING_NOW:
+        messages.success(request, "We try again now. New data appears here when it is done.")
+    elif asked is Asked.UPDATE_QUEUED:
         messages.success(request, "Update requested. New data appears here when it is done.")
     else:
-        _, next_at = dashboard.manual_update_allowed(moves)
-        wait = f" You can ask again in {timeuntil(next_at)}." if next_at else ""
-        messages.warning(request, f"An update was asked for recently.{wait}")
+        assert moves is not None
+        messages.warning(request, _throttle_message(moves))
     return redirect("dashboard")
+
+
+def _throttle_message(moves: MovesMember) -> str:
+    next_at = moves.next_manual_update_at()
+    wait = f" You can ask again in {timeuntil(next_at)}." if next_at else ""
+    return f"An update was asked for recently.{wait}"
 
 
 @require_http_methods(["GET", "POST"])
@@ -213,7 +259,7 @@ def remove_moves(request: HttpRequest, member: OpenHumansMember) -> HttpResponse
         return render(
             request, "main/remove_moves.html", {"moves": moves, "file_name": settings.MOVES_FILE_NAME}
         )
-    result = dashboard.disconnect_moves(member)
+    result = accounts.disconnect_moves(member)
     if result.file_error:
         return render(
             request,
@@ -235,10 +281,10 @@ def remove_moves(request: HttpRequest, member: OpenHumansMember) -> HttpResponse
 @member_required
 def download(request: HttpRequest, member: OpenHumansMember) -> HttpResponse:
     try:
-        url = dashboard.fresh_download_url(member)
+        url = accounts.download_url(member)
     except UpstreamError as exc:
         logger.warning("Download link for member %s failed: %s", member.oh_id, exc)
-        messages.error(request, f"The download link could not be fetched. {dashboard.plain_reason(exc)}")
+        messages.error(request, f"The download link could not be fetched. {accounts.plain_reason(exc)}")
         return redirect("dashboard")
     if url is None:
         messages.info(request, f"Open Humans holds no {settings.MOVES_FILE_NAME} for you yet.")
@@ -249,6 +295,7 @@ def download(request: HttpRequest, member: OpenHumansMember) -> HttpResponse:
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
     logout(request)
+    messages.success(request, "You are logged out. Your data on Open Humans stays as it is.")
     return redirect("index")
 
 
@@ -256,11 +303,56 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def deauthorize_webhook(request: HttpRequest) -> HttpResponse:
     # Open Humans cannot send a CSRF token; the HMAC signature authenticates it instead.
-    header = request.META.get(webhooks.SIGNATURE_HEADER)
-    if not webhooks.signature_is_valid(request.body, header, settings.OH_WEBHOOK_SECRET):
-        return HttpResponse("invalid signature", status=403, content_type="text/plain")
-    event = webhooks.parse_payload(request.body)
-    if event is None:
-        return HttpResponse("malformed body", status=400, content_type="text/plain")
-    outcome = webhooks.forget_member(event)
-    return HttpResponse(outcome, content_type="text/plain")
+    header = request.META.get(webhooks.OH_SIGNATURE_HEADER)
+    if not webhooks.oh_signature_is_valid(request.body, header, settings.OH_WEBHOOK_SECRET):
+        logger.warning("Open Humans webhook refused: bad or missing signature")
+        return _text("invalid signature", 403)
+    try:
+        event = webhooks.parse_departure(request.body)
+    except webhooks.BadDelivery as exc:
+        logger.warning("Open Humans webhook refused: %s", exc)
+        return _text(str(exc), exc.status)
+    if not deliveries.first_delivery("openhumans", deliveries.digest(*webhooks.departure_digest(event))):
+        logger.info("Open Humans webhook for %s already handled; ignored", event.project_member_id)
+        return _text("already handled")
+    outcome = accounts.member_left(event)
+    logger.info("Open Humans webhook for %s: %s", event.project_member_id, outcome)
+    return _text(outcome)
+
+
+@csrf_exempt
+@require_POST
+def moves_notification(request: HttpRequest) -> HttpResponse:
+    """Moves says a user's storyline changed: verify, record the weeks, answer at once (Moves waits 3 s)."""
+    if int(request.META.get("CONTENT_LENGTH") or 0) > webhooks.MAX_BODY_BYTES:
+        logger.warning("Moves notification refused: body too large")
+        return _text("body too large", 413)
+    body = request.read(webhooks.MAX_BODY_BYTES + 1)
+    if len(body) > webhooks.MAX_BODY_BYTES:
+        logger.warning("Moves notification refused: body too large")
+        return _text("body too large", 413)
+    try:
+        signature, timestamp, nonce = webhooks.check_moves_headers(
+            request.META, settings.WEBHOOK_MAX_AGE_SECONDS
+        )
+        if not webhooks.moves_signature_is_valid(
+            body, timestamp, nonce, signature, settings.MOVES_CLIENT_SECRET
+        ):
+            raise webhooks.BadDelivery(403, "invalid signature")
+        notification = webhooks.parse_notification(body)
+    except webhooks.BadDelivery as exc:
+        logger.warning("Moves notification refused: %s", exc)
+        return _text(str(exc), exc.status)
+    if not deliveries.first_delivery("moves", deliveries.digest(nonce)):
+        logger.info("Moves notification with a nonce seen before; ignored")
+        return _text("already handled")
+    weeks = record_changes(notification.user_id, notification.spans)
+    if weeks is None:
+        logger.info("Moves notification for a user we do not hold; ignored")
+        return _text("unknown user, ignored")
+    logger.info("Moves notification (%s): %d weeks to fetch again", ", ".join(notification.reasons), weeks)
+    return _text("ok")
+
+
+def _text(body: str, status: int = 200) -> HttpResponse:
+    return HttpResponse(body, status=status, content_type="text/plain; charset=utf-8")

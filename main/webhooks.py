@@ -1,41 +1,56 @@
-"""The Open Humans deauthorisation webhook: check its signature, then forget the member.
+"""Reading and verifying the two webhooks we receive: Open Humans' deauthorisation, Moves' notifications.
 
-Open Humans calls it when a member leaves the project. By then their tokens
-are already revoked, so nothing here can reach Open Humans on their behalf:
-the file we uploaded stays in their account (they can delete it there, and
-Open Humans erases it itself when they asked for erasure).
+Only the checks that belong to HTTP live here (signatures, timestamps,
+body shapes); what a delivery changes is the core's (``core.accounts``,
+``core.changes``). Both are safe to replay: a delivery already acted on is
+recognised by its digest (``core.deliveries``) and answered 200 without
+acting again, and a deauthorisation sent before the member's latest sign-in
+changes nothing.
 """
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
 import logging
+import time
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.utils import timezone
+from apiclients.dates import parse_time
+from core.accounts import Departure
+from core.changes import Span
 
-from datauploader.tasks import enqueue_discard_local_history
-from main.models import MovesMember
-from open_humans.models import OpenHumansMember
+log = logging.getLogger(__name__)
 
-logger = logging.getLogger(__name__)
-
-SIGNATURE_HEADER = "HTTP_X_OPENHUMANS_WEBHOOKS_SIGNATURE"
-
-
-@dataclass(frozen=True)
-class Deauthorization:
-    project_member_id: str
-    erasure_requested: bool
+OH_SIGNATURE_HEADER = "HTTP_X_OPENHUMANS_WEBHOOKS_SIGNATURE"
+MOVES_SIGNATURE_HEADER = "HTTP_X_MOVES_SIGNATURE"
+MOVES_TIMESTAMP_HEADER = "HTTP_X_MOVES_TIMESTAMP"
+MOVES_NONCE_HEADER = "HTTP_X_MOVES_NONCE"
+# A notification names a user and a few spans; nothing legitimate comes near this.
+MAX_BODY_BYTES = 64 * 1024
+MAX_SPANS = 1000
 
 
-def signature_is_valid(body: bytes, header: str | None, secret: str) -> bool:
+class BadDelivery(Exception):
+    """A delivery we refuse; ``status`` is the HTTP answer and the message its plain reason."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status = status
+        super().__init__(reason)
+
+
+# --- Open Humans: a member left the project -----------------------------------------
+
+
+def oh_signature_is_valid(body: bytes, header: str | None, secret: str) -> bool:
     """Check ``sha1=<hex HMAC-SHA1 of body>`` against the shared secret, in constant time.
 
     Without a secret every request is refused: an unsigned webhook would let
-    anyone on the internet delete members.
+    anyone on the internet delete members. (Open Humans' unsigned,
+    double-encoded second attempt is therefore refused too; its signed first
+    attempt is answered 2xx whenever it is well formed.)
     """
     if not secret or not header or not header.startswith("sha1="):
         return False
@@ -43,60 +58,105 @@ def signature_is_valid(body: bytes, header: str | None, secret: str) -> bool:
     return hmac.compare_digest(expected.encode(), header.removeprefix("sha1=").strip().lower().encode())
 
 
-def parse_payload(body: bytes) -> Deauthorization | None:
-    """Read the webhook body, plain JSON or the double-encoded form Open Humans retries with."""
+def parse_departure(body: bytes) -> Departure:
+    """Read the deauthorisation body, plain JSON or the double-encoded form."""
     try:
         payload = json.loads(body)
         if isinstance(payload, str):
             payload = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise BadDelivery(400, "body is not JSON") from None
     if not isinstance(payload, dict):
-        return None
+        raise BadDelivery(400, "body is not an object")
     member_id = payload.get("project_member_id")
-    if not isinstance(member_id, str | int) or isinstance(member_id, bool) or not str(member_id).strip():
+    if (
+        not isinstance(member_id, str | int)
+        or isinstance(member_id, bool)
+        or not str(member_id).strip().isdigit()
+    ):
+        raise BadDelivery(400, "project_member_id is missing or not a member id")
+    return Departure(
+        project_member_id=str(member_id).strip(),
+        erasure_requested=payload.get("erasure_requested") is True,
+        sent_at=_iso_time(payload.get("timestamp")),
+    )
+
+
+def departure_digest(event: Departure) -> tuple[str, ...]:
+    sent = event.sent_at.isoformat() if event.sent_at else ""
+    return (event.project_member_id, str(event.erasure_requested), sent)
+
+
+def _iso_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
         return None
-    return Deauthorization(str(member_id).strip(), payload.get("erasure_requested") is True)
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
-def forget_member(event: Deauthorization) -> str:
-    """Remove the member's stored tokens, and everything about them when erasure was asked for.
+# --- Moves: a user's storyline changed -----------------------------------------------
 
-    Safe to replay: Open Humans sends again when a reply is not 2xx, and a
-    second delivery finds the tokens already gone (or the member already
-    deleted) and changes nothing. Returns a short word for the log.
-    """
-    with transaction.atomic():
-        member = OpenHumansMember.objects.select_for_update().filter(oh_id=event.project_member_id).first()
-        if member is None:
-            return "unknown"
-        enqueue_discard_local_history(event.project_member_id)
-        if event.erasure_requested:
-            # The user row owns the member, its Moves connection and preview
-            # days (all cascade), and its sessions stop working with it.
-            get_user_model().objects.filter(pk=member.user_id).delete()
-            logger.info("Erased member %s after deauthorisation", event.project_member_id)
-            return "erased"
-        if not member.access_token and not member.refresh_token:
-            return "already-forgotten"
-        member.access_token = ""
-        member.refresh_token = ""
-        member.token_expires = timezone.now()
-        member.needs_reconnect = True
-        member.save(
-            update_fields=["access_token", "refresh_token", "token_expires", "needs_reconnect", "updated"]
-        )
-        MovesMember.objects.filter(member=member).update(
-            access_token="",
-            refresh_token="",
-            token_expires=None,
-            status=MovesMember.Status.NEEDS_RECONNECT,
-            last_error="You left the project on Open Humans.",
-            last_error_at=timezone.now(),
-            next_batch_at=None,
-            # Their Open Humans token is revoked: there is no way left to message them.
-            reconnect_notified=True,
-            updated=timezone.now(),
-        )
-    logger.info("Removed tokens of member %s after deauthorisation", event.project_member_id)
-    return "tokens-removed"
+
+@dataclass(frozen=True)
+class Notification:
+    user_id: int
+    spans: list[Span]
+    reasons: list[str]
+
+
+def moves_signature_is_valid(body: bytes, timestamp: str, nonce: str, signature: str, secret: str) -> bool:
+    """Base64 of HMAC-SHA1 (keyed with the client secret) over body + timestamp + nonce, in constant time."""
+    if not secret or not signature:
+        return False
+    expected = hmac.new(secret.encode(), body + timestamp.encode() + nonce.encode(), hashlib.sha1).digest()
+    try:
+        given = base64.b64decode(signature.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return hmac.compare_digest(expected, given)
+
+
+def check_moves_headers(
+    meta: dict[str, str], max_age: float, now: float | None = None
+) -> tuple[str, str, str]:
+    """The signature, timestamp and nonce headers, or BadDelivery when missing or stale."""
+    signature = meta.get(MOVES_SIGNATURE_HEADER, "")
+    timestamp = meta.get(MOVES_TIMESTAMP_HEADER, "")
+    nonce = meta.get(MOVES_NONCE_HEADER, "")
+    if not signature or not timestamp or not nonce or len(nonce) > 200:
+        raise BadDelivery(403, "signature, timestamp or nonce header missing")
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        raise BadDelivery(403, "timestamp is not a number") from None
+    if abs((now if now is not None else time.time()) - sent) > max_age:
+        raise BadDelivery(403, "timestamp too old or in the future")
+    return signature, timestamp, nonce
+
+
+def parse_notification(body: bytes) -> Notification:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise BadDelivery(400, "body is not JSON") from None
+    if not isinstance(payload, dict):
+        raise BadDelivery(400, "body is not an object")
+    user_id = payload.get("userId")
+    updates = payload.get("storylineUpdates")
+    if isinstance(user_id, bool) or not isinstance(user_id, int) or not 0 < user_id < 2**63:
+        raise BadDelivery(400, "userId is missing or not a 64-bit number")
+    if not isinstance(updates, list) or not updates or len(updates) > MAX_SPANS:
+        raise BadDelivery(400, "storylineUpdates is missing, empty or too long")
+    spans, reasons = [], []
+    for update in updates:
+        if not isinstance(update, dict):
+            raise BadDelivery(400, "a storyline update is not an object")
+        try:
+            spans.append(Span(parse_time(update.get("startTime")), parse_time(update.get("endTime"))))
+        except ValueError:
+            raise BadDelivery(400, "a storyline update lacks a valid startTime or endTime") from None
+        reasons.append(str(update.get("reason", ""))[:40])
+    return Notification(user_id=user_id, spans=spans, reasons=reasons)

@@ -11,15 +11,16 @@ import csv
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 
 from apiclients.errors import InvalidGrant, UpstreamError
 from apiclients.moves import MovesClient
 from apiclients.openhumans import OpenHumansClient
-from datauploader.tasks import enqueue_process_moves
-from main import dashboard
+from core import accounts
+from core.models import DifferentMovesAccount
+from core.source import own_source
 
 FIELDS = 3
 
@@ -46,14 +47,38 @@ class Command(BaseCommand):
         if len(delimiter) != 1:
             raise CommandError("--delimiter must be one character")
         try:
-            text = Path(infile).read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
+            source = Path(infile).open(encoding="utf-8-sig", newline="")
+        except OSError as exc:
             raise CommandError(f"cannot read {infile}: {exc.__class__.__name__}: {exc}") from None
 
         started = time.perf_counter()
         outcomes: Counter[str] = Counter()
         oh_client, moves_client = OpenHumansClient(), MovesClient()
-        for number, fields in enumerate(csv.reader(text.splitlines(), delimiter=delimiter), start=1):
+        # Read line by line: a file of many members never sits in memory whole.
+        with source:
+            try:
+                self._import(source, delimiter, outcomes, oh_client, moves_client)
+            except UnicodeDecodeError as exc:
+                raise CommandError(f"cannot read {infile}: it is not UTF-8 text ({exc.reason})") from None
+
+        elapsed = time.perf_counter() - started
+        extra = "".join(
+            f", {outcomes[kind]} {kind} skipped" for kind in ("header", "blank") if outcomes[kind]
+        )
+        self.stdout.write(
+            f"import_users: imported {outcomes['imported']}, failed {outcomes['failed']}{extra}; "
+            f"{elapsed:.2f} s"
+        )
+
+    def _import(
+        self,
+        source: TextIO,
+        delimiter: str,
+        outcomes: Counter[str],
+        oh_client: OpenHumansClient,
+        moves_client: MovesClient,
+    ) -> None:
+        for number, fields in enumerate(csv.reader(source, delimiter=delimiter), start=1):
             if not any(field.strip() for field in fields):
                 outcomes["blank"] += 1
                 self.stderr.write(f"line {number}: blank, skipped")
@@ -69,15 +94,6 @@ class Command(BaseCommand):
             else:
                 outcomes["imported"] += 1
                 self.stdout.write(f"line {number}: imported member {oh_id}, update queued")
-
-        elapsed = time.perf_counter() - started
-        extra = "".join(
-            f", {outcomes[kind]} {kind} skipped" for kind in ("header", "blank") if outcomes[kind]
-        )
-        self.stdout.write(
-            f"import_users: imported {outcomes['imported']}, failed {outcomes['failed']}{extra}; "
-            f"{elapsed:.2f} s"
-        )
 
 
 def import_line(
@@ -101,7 +117,9 @@ def import_line(
     # Open Humans first: its refresh token proves which member the line is for.
     try:
         oh_grant = oh_client.refresh(oh_refresh)
-        remote = oh_client.exchange_member(oh_grant.access_token)
+        remote = oh_client.exchange_member(
+            oh_grant.access_token, own_source(oh_grant.access_token, oh_client)
+        )
     except InvalidGrant:
         raise LineError(f"member {oh_id}: Open Humans refused the refresh token") from None
     except UpstreamError as exc:
@@ -109,14 +127,14 @@ def import_line(
     if remote.project_member_id != oh_id:
         # The old refresh token is spent now; keeping the new pair on the member
         # it belongs to is the only way they keep working for that member.
-        dashboard.store_open_humans_member(oh_grant, remote)
+        accounts.sign_in(oh_grant, remote)
         raise LineError(
             f"member {oh_id}: the Open Humans token belongs to member {remote.project_member_id}, "
             "whose new tokens were stored; the line was not imported"
         )
 
     # Stored now: the old Open Humans refresh token is spent whatever Moves answers.
-    oh_member = dashboard.store_open_humans_member(oh_grant, remote)
+    oh_member = accounts.sign_in(oh_grant, remote)
     try:
         moves_grant = moves_client.refresh(moves_refresh)
     except InvalidGrant:
@@ -127,10 +145,8 @@ def import_line(
         raise LineError(f"member {oh_id}: Moves failed: {exc}; the Open Humans member was stored") from None
 
     try:
-        with transaction.atomic():
-            dashboard.store_moves_connection(oh_member, moves_grant)
-            enqueue_process_moves(oh_id)
-    except dashboard.DifferentMovesAccount as exc:
+        accounts.connect_moves(oh_member, moves_grant)
+    except DifferentMovesAccount as exc:
         raise LineError(
             f"member {oh_id}: the Moves token is for another account than the one already connected "
             f"(Moves user {exc.held_moves_id}); nothing changed on the Moves side"

@@ -1,0 +1,188 @@
+"""The one place that hands out the Moves quota: whole batches, to members in a fair order.
+
+Moves counts requests per app, so every member shares one budget. When a
+window opens (every worker's clock ticks at the top of each server minute,
+``datauploader.ticker``) and whenever a member asks for work or a run gives
+capacity back, ``dispatch`` runs, one at a time under a Redis lock:
+
+1. It reads how much of the current minute and hour is free.
+2. It takes the members waiting for a sync (``MovesMember.objects.waiting()``:
+   rows in the database, so nothing waits in a worker and a Redis restart
+   loses no one) in order: updates of current members first, then each new
+   member's first batch (profile and the two latest weeks, so their file
+   appears at once), then backfills first come, first served, then the
+   weekly sweep.
+3. It reserves each member's whole batch in both windows in one atomic step
+   (``MovesQuota.reserve``) and queues one ``process_moves`` run for it, on
+   the queue of the worker machine that keeps the member's history.
+
+A member without a batch gets no run at all. A run sends only its batch's
+requests, and only while the batch's server minute lasts; what it does not
+use it gives back.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import redis
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from apiclients.quota import MovesQuota, moves_quota
+from core.models import FIRST_BATCH_REQUESTS, MovesMember, Priority
+from datauploader import machines
+
+log = logging.getLogger(__name__)
+
+LOCK_KEY = "dispatch:lock"
+DISPATCHED_KEY = "dispatch:sent:{pk}"
+# More members than this in one window would not get a request each anyway.
+MAX_MEMBERS_PER_DISPATCH = 500
+
+
+@dataclass
+class Allotment:
+    pk: int
+    oh_id: str
+    size: int
+    home: str
+
+
+@dataclass
+class DispatchReport:
+    free: int = 0
+    waiting: int = 0
+    sent: list[Allotment] = field(default_factory=list)
+    skipped: str = ""
+
+    @property
+    def requests(self) -> int:
+        return sum(allotment.size for allotment in self.sent)
+
+
+@dataclass
+class Waiting:
+    pk: int
+    oh_id: str
+    priority: int
+    wanted: int
+    home: str
+
+
+def plan_batches(waiting: list[Waiting], free: int) -> list[tuple[Waiting, int]]:
+    """How much of ``free`` each waiting member gets, in the order given (already fair).
+
+    Updates get what they need; new members get a first batch; then the
+    rest goes to backfills in queue order, new members included, as whole
+    batches as far as the capacity goes. A new member's need is not known
+    before its profile is read, so the first of them may take all that is
+    left and gives back what it does not use.
+    """
+    allot: dict[int, int] = {}
+    order: list[Waiting] = []
+    left = free
+
+    def give(member: Waiting, size: int) -> None:
+        nonlocal left
+        size = min(size, left)
+        if size <= 0:
+            return
+        if member.pk not in allot:
+            order.append(member)
+        allot[member.pk] = allot.get(member.pk, 0) + size
+        left -= size
+
+    for member in waiting:
+        if member.priority == Priority.UPDATE:
+            give(member, max(1, member.wanted))
+    for member in waiting:
+        if member.priority == Priority.FIRST:
+            give(member, FIRST_BATCH_REQUESTS)
+    for member in waiting:
+        if member.priority == Priority.FIRST:
+            give(member, left)
+        elif member.priority == Priority.BACKFILL:
+            give(member, max(1, member.wanted))
+    for member in waiting:
+        if member.priority == Priority.SWEEP:
+            give(member, max(1, member.wanted))
+    return [(member, allot[member.pk]) for member in order]
+
+
+class Dispatcher:
+    def __init__(self, quota: MovesQuota | None = None, client: redis.Redis | None = None) -> None:
+        self.client = client or redis.Redis.from_url(settings.REDIS_URL)
+        self.quota = quota or moves_quota(self.client)
+
+    def dispatch(self) -> DispatchReport:
+        report = DispatchReport()
+        lock = self.client.lock(LOCK_KEY, timeout=30, blocking=False)
+        if not lock.acquire():
+            report.skipped = "another dispatch is running"
+            return report
+        try:
+            close_old_connections()
+            self._dispatch(report)
+        finally:
+            try:
+                lock.release()
+            except redis.exceptions.LockError:
+                log.warning("dispatch outlived its lock")
+        if report.sent:
+            log.info(
+                "dispatch: %d requests to %d members (%d free, %d waiting)",
+                report.requests,
+                len(report.sent),
+                report.free,
+                report.waiting,
+            )
+        return report
+
+    def _dispatch(self, report: DispatchReport) -> None:
+        from datauploader.tasks import process_moves
+
+        report.free = self.quota.free()
+        if report.free <= 0:
+            report.skipped = "no quota free"
+            return
+        waiting = self._waiting()
+        report.waiting = len(waiting)
+        homes = machines.Homes(self.client)
+        for member, size in plan_batches(waiting, report.free):
+            batch = self.quota.reserve(size)
+            if batch is None:
+                break
+            home = homes.home_for(member.home)
+            # Until its run starts, the member is not given a second batch.
+            self.client.set(
+                DISPATCHED_KEY.format(pk=member.pk), "1", px=int(self.quota.minute.length * 1000) + 1
+            )
+            process_moves.apply_async(
+                args=[member.oh_id, batch.as_task_argument()], queue=machines.queue_of(home)
+            )
+            report.sent.append(Allotment(member.pk, member.oh_id, batch.size, home))
+
+    def _waiting(self) -> list[Waiting]:
+        rows = list(
+            MovesMember.objects.waiting(timezone.now()).values_list(
+                "pk", "member__oh_id", "sync_priority", "requests_wanted", "worker_home"
+            )[:MAX_MEMBERS_PER_DISPATCH]
+        )
+        if not rows:
+            return []
+        sent = self.client.mget([DISPATCHED_KEY.format(pk=row[0]) for row in rows])
+        return [Waiting(*row) for row, flag in zip(rows, sent, strict=True) if flag is None]
+
+
+def started(member_pk: int, client: redis.Redis) -> None:
+    """A run began for the member: the dispatcher may consider them again once it ends."""
+    client.delete(DISPATCHED_KEY.format(pk=member_pk))
+
+
+def dispatch_now() -> DispatchReport:
+    started_at = time.perf_counter()
+    report = Dispatcher().dispatch()
+    log.debug("dispatch took %.3f s", time.perf_counter() - started_at)
+    return report

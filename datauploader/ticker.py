@@ -1,0 +1,88 @@
+"""The worker's clock: at the top of every server minute, hand out the quota and say this machine is alive.
+
+A bootstep of the worker's main process, on the worker's own timer, so it
+runs however busy the pool is and needs no ETA messages (a message held by
+a dead worker would stall everything until the broker gave it back). Every
+machine ticks; the dispatcher's lock lets one of them hand out each window,
+so losing a machine loses no tick. It also makes the worker consume its own
+queue (``datauploader.machines``) and, once at start, removes local
+histories this machine should not hold any more.
+"""
+
+import logging
+import time
+from typing import Any
+
+import redis
+from celery import bootsteps
+from django.conf import settings
+from django.db import close_old_connections
+
+from apiclients.quota import moves_quota
+from datauploader import machines
+from datauploader.dispatch import Dispatcher
+from datauploader.history import prune_local_histories
+
+log = logging.getLogger(__name__)
+
+
+class Ticker(bootsteps.StartStopStep):
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker: Any, **kwargs: Any) -> None:
+        super().__init__(worker, **kwargs)
+        self.timer: Any = None
+        self.entry: Any = None
+        self.stopped = False
+
+    def start(self, worker: Any) -> None:
+        self.timer = worker.timer
+        self.stopped = False
+        try:
+            removed = prune_local_histories()
+            if removed:
+                log.info("removed the local histories of %d members this machine no longer keeps", removed)
+        except Exception:
+            log.exception("could not check the local histories")
+        finally:
+            close_old_connections()
+        self._arm(time.time())
+
+    def stop(self, worker: Any) -> None:
+        self.stopped = True
+        if self.entry is not None:
+            self.entry.cancel()
+
+    def _arm(self, now: float) -> None:
+        if self.stopped:
+            return
+        try:
+            quota = moves_quota()
+            minute = quota.minute
+            _, latest = quota.server_time_bounds(now)
+            at = quota.local_start_of(minute, minute.index(latest) + 1) + quota.margin
+        except redis.RedisError:
+            at = now + 60 / settings.RATE_LIMIT_TIME_SCALE
+        self.entry = self.timer.call_at(max(at, now + 0.05), self._tick)
+
+    def _tick(self) -> None:
+        try:
+            client = redis.Redis.from_url(settings.REDIS_URL)
+            machines.heartbeat(client)
+            Dispatcher(client=client).dispatch()
+        except Exception:
+            # The clock must keep ticking whatever one tick met (Redis or the
+            # database away): the next minute tries again.
+            log.exception("dispatch tick failed")
+        finally:
+            close_old_connections()
+            self._arm(time.time())
+
+
+class OwnQueue(bootsteps.StartStopStep):
+    """Consume this machine's own queue besides the shared one."""
+
+    requires = {"celery.worker.consumer.tasks:Tasks"}
+
+    def start(self, consumer: Any) -> None:
+        consumer.add_task_queue(machines.queue_of(machines.this_machine()))
