@@ -16,7 +16,6 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-import ijson
 import requests
 from django.conf import settings
 from pydantic import ValidationError
@@ -24,6 +23,7 @@ from pydantic import ValidationError
 from apiclients.dates import day_text, week_name
 from apiclients.errors import MOVES, MalformedResponse, PermanentUpstreamError, RateLimited
 from apiclients.http import bearer, json_body, send, spool
+from apiclients.jsonstream import NotAList, list_items
 from apiclients.oauth import TokenGrant, parse_token_reply
 from apiclients.quota import Batch, MovesQuota
 from apiclients.schemas import MovesProfileReply, StorylineDay
@@ -61,12 +61,8 @@ class StorylineAnswer:
         if self._body is None:
             return
         self._body.seek(0)
-        head = self._body.read(64).lstrip()
-        self._body.seek(0)
-        if not head.startswith(b"["):
-            raise MalformedResponse(MOVES, "storyline is not a list", 200)
         try:
-            for item in ijson.items(self._body, "item", use_float=True):
+            for item in list_items(self._body):
                 if not isinstance(item, dict):
                     raise MalformedResponse(MOVES, "storyline holds a day that is not an object", 200)
                 try:
@@ -74,8 +70,8 @@ class StorylineAnswer:
                 except ValidationError as exc:
                     raise MalformedResponse(MOVES, f"storyline day: {_first_error(exc)}", 200) from None
                 yield item
-        except (ijson.JSONError, UnicodeDecodeError, RecursionError):
-            raise MalformedResponse(MOVES, "storyline is not valid JSON", 200) from None
+        except NotAList as exc:
+            raise MalformedResponse(MOVES, f"storyline: {exc}", 200) from None
 
     def close(self) -> None:
         if self._body is not None:

@@ -29,12 +29,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import ijson
 from django.conf import settings
 
 from apiclients.dates import monday_of, parse_day, parse_time
+from apiclients.jsonstream import NotAList, list_items
 from core.days import HAS_DATA, NO_DATA, DayFacts, has_data, steps_of
 
 log = logging.getLogger(__name__)
@@ -275,8 +275,7 @@ class LocalHistory:
         last: date | None = None
         try:
             with open(source, "rb") as raw:
-                _expect_list(raw)
-                for item in ijson.items(raw, "item", use_float=True):
+                for item in list_items(raw):
                     try:
                         line = Line.of(item) if isinstance(item, dict) else None
                     except (ValueError, TypeError):
@@ -289,12 +288,9 @@ class LocalHistory:
                     last = line.day
                     with open(staging / (monday_of(line.day).isoformat() + ".part"), "ab") as out:
                         out.write(line.encode())
-        except (ijson.JSONError, UnicodeDecodeError, RecursionError) as exc:
+        except NotAList as exc:
             shutil.rmtree(staging, ignore_errors=True)
-            raise UnreadableFile(f"not a complete JSON list ({type(exc).__name__})") from None
-        except UnreadableFile:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+            raise UnreadableFile(str(exc)) from None
         for part in staging.glob("*.part"):
             lines = _newest_per_day(Line.decode(raw) for raw in part.read_bytes().splitlines(keepends=True))
             _write_atomically(
@@ -440,15 +436,6 @@ def _newest_per_day(lines: Iterable[Line]) -> list[Line]:
             # Equal copies: the later one in the file wins, as it was written later.
             kept[line.day] = line
     return [kept[day] for day in sorted(kept)]
-
-
-def _expect_list(raw: IO[bytes]) -> None:
-    # ijson's "item" prefix quietly yields nothing for an object or a string,
-    # which would read as an empty history; only a list is a history.
-    head = raw.read(1024).lstrip()
-    raw.seek(0)
-    if not head.startswith(b"["):
-        raise UnreadableFile("the file is not a JSON list")
 
 
 def _offset_differs(day: dict[str, Any], zone: Any) -> bool:

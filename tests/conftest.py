@@ -13,8 +13,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from main.models import MovesMember
+from core.models import MovesMember
 from open_humans.models import OpenHumansMember
+
+pytest_plugins = ["tests.sandbox_server"]
 
 
 @pytest.fixture(autouse=True)
@@ -41,8 +43,13 @@ def make_member(db) -> Callable[..., MovesMember]:
     def make(oh_id: str | None = None, **moves_fields) -> MovesMember:
         oh_id = oh_id or str(next(counter))
         user = get_user_model().objects.create_user(username=f"oh-{oh_id}")
-        oh_member = OpenHumansMember(user=user, oh_id=oh_id)
-        oh_member.store_tokens("oh-access-" + oh_id, "oh-refresh-" + oh_id, 36000)
+        oh_member = OpenHumansMember(
+            user=user,
+            oh_id=oh_id,
+            access_token="oh-access-" + oh_id,
+            refresh_token="oh-refresh-" + oh_id,
+            token_expires=timezone.now() + timedelta(hours=10),
+        )
         oh_member.save()
         fields = {
             "moves_id": int(oh_id),
