@@ -1,4 +1,4 @@
-"""The dispatcher: who gets the shared Moves quota, in what order, as whole batches, and where their run goes."""
+"""The dispatcher: who gets the shared Moves quota, in what order, in whole batches, and on which queue."""
 
 import time
 from datetime import timedelta
