@@ -58,7 +58,7 @@ def parse_token_reply(service: str, response: requests.Response) -> TokenGrant:
 def _oauth_error(response: requests.Response) -> str | None:
     try:
         reply = OAuthErrorReply.model_validate(response.json())
-    except (ValueError, ValidationError):
+    except (ValueError, RecursionError, ValidationError):
         return None
     # Only the short code is kept: error_description may echo what was sent.
     code = reply.error[:64]
