@@ -16,6 +16,18 @@ from apiclients.errors import InvalidGrant, MalformedResponse, PermanentUpstream
 from apiclients.http import json_body
 from apiclients.schemas import OAuthErrorReply, TokenReply
 
+# The error codes of a token endpoint (RFC 6749 section 5.2).
+OAUTH_ERROR_CODES = frozenset(
+    {
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+    }
+)
+
 
 @dataclass(frozen=True)
 class TokenGrant:
@@ -60,6 +72,6 @@ def _oauth_error(response: requests.Response) -> str | None:
         reply = OAuthErrorReply.model_validate(response.json())
     except (ValueError, RecursionError, ValidationError):
         return None
-    # Only the short code is kept: error_description may echo what was sent.
-    code = reply.error[:64]
-    return code if code.replace("_", "").isalnum() else "unreadable error code"
+    # Only a registered code is named: error_description, or an unknown code,
+    # may echo what was sent (a code or a refresh token).
+    return reply.error if reply.error in OAUTH_ERROR_CODES else "unrecognised error code"
