@@ -9,8 +9,9 @@ first, as the API's ``yyyy-'W'ww`` period names them.
 import re
 from datetime import UTC, date, datetime, timedelta
 
-_DAY = re.compile(r"^\d{8}$")
-_TIME = re.compile(r"^(\d{8}T\d{6})(Z|[+-]\d{4})$")
+# ASCII digits only, and \Z rather than $, which would let a trailing newline through.
+_DAY = re.compile(r"\A\d{8}\Z", re.ASCII)
+_TIME = re.compile(r"\A(\d{8}T\d{6})(Z|[+-]\d{4})\Z", re.ASCII)
 
 
 def parse_day(value: object) -> date:
