@@ -25,7 +25,8 @@ def list_items(source: IO[bytes], max_depth: int = MAX_DEPTH) -> Iterator[Any]:
     keys: list[str | None] = []
     started = False
     try:
-        for event, value in ijson.basic_parse(source, use_float=True):
+        events = ijson.basic_parse(source, use_float=True)
+        for event, value in events:
             if not started:
                 if event != "start_array":
                     raise NotAList("the document is not a JSON list")
@@ -42,7 +43,11 @@ def list_items(source: IO[bytes], max_depth: int = MAX_DEPTH) -> Iterator[Any]:
                 continue
             if event in ("end_map", "end_array"):
                 if not stack:
-                    return  # the end of the top-level list
+                    # The end of the top-level list: reading on makes the
+                    # parser refuse anything but whitespace after it.
+                    for _ in events:
+                        pass
+                    return
                 value = stack.pop()
                 keys.pop()
             if not stack:
