@@ -19,7 +19,7 @@ from django.db.models import Case, CharField, Q, Value, When
 from django.utils import timezone
 
 from core import jobs
-from core.models import MovesMember, Priority
+from core.models import MovesMember
 
 QUEUE = "queue"
 NOT_CONNECTED = "not connected"
@@ -88,7 +88,8 @@ def plan_daily(
     sweep_due = (
         MovesMember.objects.syncable()
         .filter(
-            Q(last_sweep_at__isnull=True)
+            # A week after connecting, then every week.
+            Q(last_sweep_at__isnull=True, created__lt=now - timedelta(days=settings.SWEEP_INTERVAL_DAYS))
             | Q(last_sweep_at__lt=now - timedelta(days=settings.SWEEP_INTERVAL_DAYS)),
             sync_wanted_since__isnull=True,
             status=MovesMember.Status.CURRENT,
@@ -101,8 +102,8 @@ def plan_daily(
         with transaction.atomic():
             for start in range(0, len(due), 5000):
                 MovesMember.objects.filter(pk__in=due[start : start + 5000]).request_updates(now)
-            plan.sweeps = sweep_due.update(
-                sync_wanted_since=now, sync_priority=Priority.SWEEP, requests_wanted=1, updated=now
+            plan.sweeps = sweep_due.filter(first_date__isnull=False, sweep_from__isnull=True).start_sweeps(
+                now
             )
             if plan.queued or plan.sweeps:
                 jobs.wake_dispatcher()

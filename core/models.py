@@ -80,6 +80,23 @@ class MovesMemberQuerySet(models.QuerySet["MovesMember"]):
         """Syncable members due a daily update: never updated, or not since ``stale_after``."""
         return self.syncable().filter(Q(last_updated__isnull=True) | Q(last_updated__lt=now - stale_after))
 
+    def start_sweeps(self, now: datetime | None = None) -> int:
+        """Start a sweep for older changes of every member in this queryset, in one UPDATE.
+
+        A sweep asks Moves, a month at a time and without track points, which
+        days changed since the last sweep (or since the member connected), and
+        queues those weeks to be fetched again.
+        """
+        now = now or timezone.now()
+        return self.update(
+            sweep_from=F("first_date"),
+            sweep_since=Coalesce(F("last_sweep_at"), F("created")),
+            sync_wanted_since=Coalesce(F("sync_wanted_since"), models.Value(now)),
+            sync_priority=Least(F("sync_priority"), models.Value(Priority.SWEEP)),
+            requests_wanted=Greatest(F("requests_wanted"), models.Value(1)),
+            updated=now,
+        )
+
     def request_updates(self, now: datetime | None = None) -> int:
         """Ask for an update of every member in this queryset, in one UPDATE; returns how many.
 
@@ -142,6 +159,9 @@ class MovesMember(OAuthTokens):
     update_requested_at = models.DateTimeField(null=True, blank=True)
     last_notified_at = models.DateTimeField("last storyline notification", null=True, blank=True)
     last_sweep_at = models.DateTimeField(null=True, blank=True)
+    # A sweep in progress: the next day it checks, and the changes it looks for (since when).
+    sweep_from = models.DateField(null=True, blank=True)
+    sweep_since = models.DateTimeField(null=True, blank=True)
     # When the member last asked for a manual update (the hourly throttle).
     last_submitted = models.DateTimeField(null=True, blank=True)
 
@@ -338,11 +358,11 @@ class MovesMember(OAuthTokens):
             updated=now,
         )
 
-    def request_sweep(self) -> None:
-        now = timezone.now()
-        type(self).objects.filter(pk=self.pk, sync_wanted_since__isnull=True).update(
-            sync_wanted_since=now, sync_priority=Priority.SWEEP, requests_wanted=1, updated=now
-        )
+    def sweep_progress(self, lease: str, next_from: date | None, started: datetime) -> bool:
+        """A sweep checked up to ``next_from`` (None: to today, and it is done)."""
+        if next_from is None:
+            return self._write(lease, sweep_from=None, sweep_since=None, last_sweep_at=started)
+        return self._write(lease, sweep_from=next_from)
 
     def claim_lease(self, seconds: float, home: str) -> str | None:
         """Take the member for one run; returns the lease token, or None if another run holds it."""
@@ -405,7 +425,14 @@ class MovesMember(OAuthTokens):
         return self._write(lease, next_batch_at=until)
 
     def finish_sync(
-        self, lease: str, started: datetime, *, recent_fetched: bool, complete: bool, more_wanted: int
+        self,
+        lease: str,
+        started: datetime,
+        *,
+        recent_fetched: bool,
+        complete: bool,
+        completed_now: bool = False,
+        more_wanted: int,
     ) -> bool:
         """The run did all it set out to do (or what the quota allowed).
 
@@ -414,7 +441,8 @@ class MovesMember(OAuthTokens):
         success), so an update asked for before ``started`` is done.
         ``complete``: the history is fetched from the first day on. Both
         together make the member current as of ``started``; a history
-        completed without the recent weeks asks for them next. The member
+        completed by this run (``completed_now``) without the recent weeks
+        asks for them next. The member
         leaves the queue only when nothing more is wanted: no backfill, no
         update asked for meanwhile, no notified week waiting.
         """
@@ -433,7 +461,7 @@ class MovesMember(OAuthTokens):
         query = type(self).objects.filter(pk=self.pk, lease_token=lease)
         if recent_fetched:
             query.filter(update_requested_at__lte=started).update(update_requested_at=None)
-        elif complete:
+        elif completed_now:
             query.filter(update_requested_at__isnull=True).update(
                 update_requested_at=timezone.now(), sync_priority=Priority.UPDATE
             )

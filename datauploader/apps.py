@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class DataUploaderConfig(AppConfig):
     name = "datauploader"
     verbose_name = "Data uploader"
+
+    def ready(self) -> None:
+        # Registers the tasks with the Celery app in every process, so that a
+        # task the web side asks for by name (core/jobs.py) is found there too.
+        from datauploader import tasks  # noqa: F401

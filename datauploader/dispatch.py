@@ -124,12 +124,18 @@ class Dispatcher:
             return report
         try:
             close_old_connections()
-            self._dispatch(report)
+            runs = self._dispatch(report)
         finally:
             try:
                 lock.release()
             except redis.exceptions.LockError:
                 log.warning("dispatch outlived its lock")
+        # Sent after the lock is released: a run that ends at once (or runs
+        # inline, in tests) may want to dispatch again.
+        from datauploader.tasks import process_moves
+
+        for oh_id, batch, queue in runs:
+            process_moves.apply_async(args=[oh_id, batch], queue=queue)
         if report.sent:
             log.info(
                 "dispatch: %d requests to %d members (%d free, %d waiting)",
@@ -140,13 +146,12 @@ class Dispatcher:
             )
         return report
 
-    def _dispatch(self, report: DispatchReport) -> None:
-        from datauploader.tasks import process_moves
-
+    def _dispatch(self, report: DispatchReport) -> list[tuple[str, dict[str, int], str]]:
+        runs: list[tuple[str, dict[str, int], str]] = []
         report.free = self.quota.free()
         if report.free <= 0:
             report.skipped = "no quota free"
-            return
+            return runs
         waiting = self._waiting()
         report.waiting = len(waiting)
         homes = machines.Homes(self.client)
@@ -159,10 +164,9 @@ class Dispatcher:
             self.client.set(
                 DISPATCHED_KEY.format(pk=member.pk), "1", px=int(self.quota.minute.length * 1000) + 1
             )
-            process_moves.apply_async(
-                args=[member.oh_id, batch.as_task_argument()], queue=machines.queue_of(home)
-            )
+            runs.append((member.oh_id, batch.as_task_argument(), machines.queue_of(home)))
             report.sent.append(Allotment(member.pk, member.oh_id, batch.size, home))
+        return runs
 
     def _waiting(self) -> list[Waiting]:
         rows = list(

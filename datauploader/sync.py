@@ -27,7 +27,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
@@ -35,7 +35,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from apiclients.dates import monday_of
+from apiclients.dates import monday_of, parse_day, utc_text
 from apiclients.errors import (
     MOVES,
     OPEN_HUMANS,
@@ -60,10 +60,16 @@ RECONNECT_SUBJECT = "Please reconnect Moves"
 INFRASTRUCTURE = "our servers"
 
 
+# A sweep asks for up to this many days at a time (the API's limit without track points).
+SWEEP_DAYS = 31
+
+
 @dataclass
 class Step:
-    kind: str  # "profile", "notified", "update" or "backfill"
-    monday: date | None = None
+    kind: str  # "notified", "update", "backfill" or "sweep"
+    monday: date
+    # The last day a sweep step covers (a sweep asks for days, not a week).
+    last: date | None = None
 
 
 @dataclass
@@ -138,6 +144,7 @@ class Sync:
         self.moves = moves or MovesClient(quota=quota)
         self.oh = oh or OpenHumansClient()
         self.started = timezone.now()
+        self.status_at_start = member.status
         self.report = RunReport()
         self.history: LocalHistory | None = None
         # Whether this run set out to fetch the weeks an update re-checks, and how many are left.
@@ -315,7 +322,9 @@ class Sync:
             return True
         zone = _zone(member.time_zone)
         for step in self._plan(history):
-            assert step.monday is not None
+            if step.kind == "sweep":
+                self._sweep(token, step)
+                continue
             with self.moves.storyline_week(token, step.monday, self.batch) as answer:
                 self.report.requests += 1
                 if answer.out_of_range:
@@ -364,20 +373,47 @@ class Sync:
             last_success = (
                 member_today(member.time_zone, member.last_updated) if member.last_updated else None
             )
-            for monday in weeks_to_update(today, last_success, member.first_date):
+            recent = weeks_to_update(today, last_success, member.first_date)
+            self.recent_planned = True
+            self.recent_left = len([monday for monday in recent if monday not in seen])
+            for monday in recent:
                 add("update", monday)
         backfill_from = member.backfill_next or first_monday
-        for monday in (
-            weeks_between(backfill_from, this_monday - 2 * ONE_WEEK)
-            if backfill_from <= this_monday - 2 * ONE_WEEK
-            else []
-        ):
+        backfill_to = this_monday - 2 * ONE_WEEK
+        for monday in weeks_between(backfill_from, backfill_to) if backfill_from <= backfill_to else []:
             add("backfill", monday)
+        if member.sweep_from is not None:
+            first = max(member.sweep_from, member.first_date)
+            while first <= today:
+                last = min(first + timedelta(days=SWEEP_DAYS - 1), today)
+                steps.append(Step("sweep", first, last))
+                first = last + timedelta(days=1)
         return steps
+
+    def _sweep(self, token: str, step: Step) -> None:
+        """Ask which days of a month changed since the sweep began looking, and queue their weeks."""
+        member = self.member
+        assert self.batch is not None and step.last is not None
+        since = utc_text(member.sweep_since or member.created)
+        with self.moves.storyline_changes(token, step.monday, step.last, since, self.batch) as answer:
+            self.report.requests += 1
+            changed = (
+                set() if answer.out_of_range else {monday_of(parse_day(day["date"])) for day in answer.days()}
+            )
+        if changed:
+            PendingWeek.objects.bulk_create(
+                [PendingWeek(moves_member=member, monday=monday) for monday in sorted(changed)],
+                ignore_conflicts=True,
+            )
+            log.info("process_moves %s: the sweep found %d changed weeks", self.oh_id, len(changed))
+        today = member_today(member.time_zone)
+        next_from = step.last + timedelta(days=1)
+        self._check(
+            member.sweep_progress(self.lease, next_from if next_from <= today else None, self.started)
+        )
 
     def _after_week(self, step: Step) -> None:
         member = self.member
-        assert step.monday is not None
         if step.kind == "notified":
             PendingWeek.objects.filter(moves_member=member, monday=step.monday).delete()
         elif step.kind == "update":
@@ -486,20 +522,30 @@ class Sync:
             and member.backfill_next >= monday_of(member_today(member.time_zone)) - ONE_WEEK
         )
         recent_fetched = member.first_date is None or (self.recent_planned and self.recent_left == 0)
+        completed_now = complete and self.status_at_start != MovesMember.Status.CURRENT
         if not fetched_all:
             until = quota_until if quota_until is not None else self.quota.next_opening()
             self._check(member.waiting_for_quota(self.lease, datetime.fromtimestamp(until, tz=UTC)))
             more = max(member.requests_wanted, self.recent_left, 1)
             self._check(
                 member.finish_sync(
-                    self.lease, self.started, recent_fetched=recent_fetched, complete=complete, more_wanted=more
+                    self.lease,
+                    self.started,
+                    recent_fetched=recent_fetched,
+                    complete=complete,
+                    more_wanted=more,
                 )
             )
             self.report.outcome = "waiting for quota"
             return
         self._check(
             member.finish_sync(
-                self.lease, self.started, recent_fetched=recent_fetched, complete=complete, more_wanted=0
+                self.lease,
+                self.started,
+                recent_fetched=recent_fetched,
+                complete=complete,
+                completed_now=completed_now,
+                more_wanted=0,
             )
         )
         self.report.outcome = "current" if recent_fetched and complete else "backfilling"

@@ -49,7 +49,22 @@ def process_moves(self: Any, oh_id: str, batch: dict[str, int] | None = None) ->
     finally:
         member.release_lease(lease)
         _give_back(quota, given)
+    _more_now(member, quota)
     return outcome
+
+
+def _more_now(member: MovesMember, quota: Any) -> None:
+    """A run that stopped short while quota is still free asks for the next batch at once.
+
+    The first batch after a restart is a single request, whose answer tells
+    how much of the window is really free; this hands out the rest.
+    """
+    try:
+        member.refresh_from_db(fields=["sync_wanted_since"])
+        if member.sync_wanted_since is not None and quota.free() > 0:
+            dispatch_task.apply_async()
+    except (MovesMember.DoesNotExist, DatabaseError, redis.RedisError):
+        return
 
 
 def _run(task: Any, member: MovesMember, lease: str, batch: Batch | None, quota: Any) -> str:
