@@ -115,13 +115,11 @@ class OpenHumansClient:
 
     def exchange_member(self, access_token: str, own_source: str) -> ExchangeMember:
         """The member's project id and username, and the project's own files of theirs."""
-        url: str | None = self._url(f"/api/direct-sharing/project/exchange-member/?limit={PAGE_SIZE}")
+        url = self._url(f"/api/direct-sharing/project/exchange-member/?limit={PAGE_SIZE}")
         first: ExchangeMemberPage | None = None
         files: list[RemoteFile] = []
         others = 0
         for _ in range(MAX_PAGES):
-            if url is None:
-                break
             page = json_body(SERVICE, self._send("GET", url, access_token, absolute=True))
             parsed = self._validated(ExchangeMemberPage, page, items_raw=True)
             first = first or parsed
@@ -131,7 +129,10 @@ class OpenHumansClient:
                     files.append(RemoteFile(remote.id, remote.basename, remote.download_url))
                 else:
                     others += 1
-            url = self._next_page(parsed.next)
+            next_url = self._next_page(parsed.next)
+            if next_url is None:
+                break
+            url = next_url
         else:
             raise MalformedResponse(SERVICE, f"exchange-member has more than {MAX_PAGES} pages", 200)
         assert first is not None
