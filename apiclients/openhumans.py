@@ -123,7 +123,13 @@ class OpenHumansClient:
             page = json_body(SERVICE, self._send("GET", url, access_token, absolute=True))
             parsed = self._validated(ExchangeMemberPage, page, items_raw=True)
             first = first or parsed
-            for item in page.get("data") or []:
+            items = page.get("data")
+            if items is None:
+                items = []
+            if not isinstance(items, list):
+                # Read as "no files", this would hide the member's own file.
+                raise MalformedResponse(SERVICE, "exchange-member data is not a list", 200)
+            for item in items:
                 if isinstance(item, dict) and item.get("source") == own_source:
                     remote = self._validated(RemoteFileReply, item)
                     files.append(RemoteFile(remote.id, remote.basename, remote.download_url))
