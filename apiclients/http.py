@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import Any, Protocol
 
 import requests
 from django.conf import settings
@@ -148,7 +148,11 @@ def json_body(service: str, response: requests.Response) -> Any:
         raise MalformedResponse(service, "answer is not JSON", response.status_code) from None
 
 
-def spool(service: str, response: requests.Response, out: IO[bytes], limit: int) -> int:
+class BytesSink(Protocol):
+    def write(self, chunk: bytes, /) -> int: ...
+
+
+def spool(service: str, response: requests.Response, out: BytesSink, limit: int) -> int:
     """Copy a streamed body into ``out`` chunk by chunk; returns its size.
 
     Refuses (``TooLarge``) a body over ``limit`` bytes without reading the

@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import requests
@@ -41,6 +41,7 @@ from apiclients.schemas import (
 )
 
 SERVICE = OPEN_HUMANS
+ReplyModel = TypeVar("ReplyModel", bound=BaseModel)
 # exchange-member pages hold up to 200 files; this bounds a server that loops.
 MAX_PAGES = 1000
 PAGE_SIZE = 200
@@ -282,7 +283,7 @@ class OpenHumansClient:
             method, url, service=SERVICE, session=self.session, headers=bearer(access_token), **kwargs
         )
 
-    def _validated(self, model: type[Any], body: Any, items_raw: bool = False) -> Any:
+    def _validated(self, model: type[ReplyModel], body: Any, items_raw: bool = False) -> ReplyModel:
         data = json_body(SERVICE, body) if isinstance(body, requests.Response) else body
         if items_raw and isinstance(data, dict):
             # Each file is checked on its own, and only when it is ours.
@@ -310,7 +311,7 @@ class OpenHumansClient:
 class _HashingWriter:
     """A file wrapper that hashes what passes through it."""
 
-    def __init__(self, out: Any) -> None:
+    def __init__(self, out: IO[bytes]) -> None:
         self.out = out
         self.digest = hashlib.sha256()
 

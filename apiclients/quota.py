@@ -87,7 +87,7 @@ class ServerClock:
         values = self.client.hmget(self.key, ["lo", "hi", "at"])
         if values[0] is None:
             return -UNKNOWN_OFFSET_SECONDS, UNKNOWN_OFFSET_SECONDS
-        lo, hi, at = (float(value) for value in values)
+        lo, hi, at = (float(value or 0) for value in values)
         widen = max(0.0, now - at) * CLOCK_DRIFT
         return lo - widen, hi + widen
 

@@ -59,10 +59,16 @@ def has_data(day: dict[str, Any]) -> bool:
     return bool(day.get("segments")) or bool(day.get("summary"))
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _total(entries: list[Any], key: str) -> float:
+    return sum((as_number(entry.get(key)) or 0.0 for entry in entries if isinstance(entry, dict)), 0.0)
+
+
 def steps_of(day: dict[str, Any]) -> int:
-    summary = day.get("summary") if isinstance(day.get("summary"), list) else []
-    steps = sum(as_number(entry.get("steps")) or 0 for entry in summary if isinstance(entry, dict))
-    return min(MAX_STEPS, max(0, int(steps)))
+    return min(MAX_STEPS, max(0, int(_total(_list(day.get("summary")), "steps"))))
 
 
 def facts_of(day: dict[str, Any], offset: int = 0, length: int = 0) -> DayFacts:
@@ -155,9 +161,8 @@ def _thin(tracks: list[list[list[float]]]) -> list[list[list[float]]]:
 
 def day_map(day: dict[str, Any]) -> dict[str, Any]:
     """Steps, distance, places and tracks of one storyline day, tolerant of missing parts."""
-    summary = day.get("summary") if isinstance(day.get("summary"), list) else []
-    segments = day.get("segments") if isinstance(day.get("segments"), list) else []
-    distance = sum(as_number(entry.get("distance")) or 0 for entry in summary if isinstance(entry, dict))
+    segments = _list(day.get("segments"))
+    distance = _total(_list(day.get("summary")), "distance")
     places: list[dict[str, Any]] = []
     tracks: list[list[list[float]]] = []
     for segment in segments:
@@ -176,8 +181,7 @@ def day_map(day: dict[str, Any]) -> dict[str, Any]:
                         "end": _clock(segment.get("endTime")),
                     }
                 )
-        activities = segment.get("activities") if isinstance(segment.get("activities"), list) else []
-        for activity in activities:
+        for activity in _list(segment.get("activities")):
             if not isinstance(activity, dict) or not isinstance(activity.get("trackPoints"), list):
                 continue
             points = [p for p in map(_point, activity["trackPoints"]) if p is not None]

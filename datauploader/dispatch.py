@@ -135,7 +135,7 @@ class Dispatcher:
         from datauploader.tasks import process_moves
 
         for oh_id, batch, queue in runs:
-            process_moves.apply_async(args=[oh_id, batch], queue=queue)
+            process_moves.apply_async(args=(oh_id, batch), queue=queue)
         if report.sent:
             log.info(
                 "dispatch: %d requests to %d members (%d free, %d waiting)",

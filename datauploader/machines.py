@@ -36,7 +36,9 @@ def heartbeat(client: redis.Redis, name: str | None = None) -> None:
 def alive(client: redis.Redis) -> list[str]:
     silent_after = ALIVE_WINDOWS * 60 / settings.RATE_LIMIT_TIME_SCALE
     client.zremrangebyscore(ALIVE_KEY, "-inf", time.time() - max(silent_after, 5.0))
-    return sorted(name.decode() for name in client.zrange(ALIVE_KEY, 0, -1))
+    return sorted(
+        name.decode() if isinstance(name, bytes) else str(name) for name in client.zrange(ALIVE_KEY, 0, -1)
+    )
 
 
 class Homes:

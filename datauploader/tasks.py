@@ -159,7 +159,7 @@ def discard_history_everywhere(oh_id: str) -> None:
     client = redis.Redis.from_url(settings.REDIS_URL)
     names = machines.alive(client) or [machines.this_machine()]
     for name in names:
-        discard_history_here.apply_async(args=[oh_id], queue=machines.queue_of(name))
+        discard_history_here.apply_async(args=(oh_id,), queue=machines.queue_of(name))
 
 
 @shared_task(name="datauploader.discard_history_here")

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 class Ticker(bootsteps.StartStopStep):
-    requires = {"celery.worker.components:Timer"}
+    requires = ("celery.worker.components:Timer",)
 
     def __init__(self, worker: Any, **kwargs: Any) -> None:
         super().__init__(worker, **kwargs)
@@ -82,7 +82,7 @@ class Ticker(bootsteps.StartStopStep):
 class OwnQueue(bootsteps.StartStopStep):
     """Consume this machine's own queue besides the shared one."""
 
-    requires = {"celery.worker.consumer.tasks:Tasks"}
+    requires = ("celery.worker.consumer.tasks:Tasks",)
 
     def start(self, consumer: Any) -> None:
         consumer.add_task_queue(machines.queue_of(machines.this_machine()))

@@ -10,12 +10,15 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import dj_database_url
+import django_stubs_ext
 import xstatic.pkg.leaflet
 from django.core.exceptions import ImproperlyConfigured
 
 from demotemplate.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Lets ModelAdmin[Model] and QuerySet[Model], which the type checker needs, run.
+django_stubs_ext.monkeypatch()
 
 # --- Core -----------------------------------------------------------------
 

@@ -21,7 +21,7 @@ TOKENS = ("access_token", "refresh_token")
 
 
 @admin.register(MovesMember)
-class MovesMemberAdmin(admin.ModelAdmin):
+class MovesMemberAdmin(admin.ModelAdmin[MovesMember]):
     list_display = [
         "oh_id",
         "status",
@@ -75,7 +75,8 @@ class MovesMemberAdmin(admin.ModelAdmin):
     change_list_template = "admin/core/movesmember/change_list.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[MovesMember]:
-        return super().get_queryset(request).defer(*TOKENS).annotate(tokens=~Q(refresh_token=""))
+        members: QuerySet[MovesMember] = super().get_queryset(request)
+        return members.defer(*TOKENS).annotate(tokens=~Q(refresh_token=""))
 
     @admin.display(description="Open Humans id", ordering="member__oh_id")
     def oh_id(self, obj: MovesMember) -> str:
@@ -104,7 +105,7 @@ class MovesMemberAdmin(admin.ModelAdmin):
 
     @admin.action(description="Queue an update")
     def queue_update(self, request: HttpRequest, queryset: QuerySet[MovesMember]) -> None:
-        count = queryset.syncable().request_updates()
+        count = MovesMember.objects.filter(pk__in=queryset.values("pk")).syncable().request_updates()
         jobs.wake_dispatcher()
         self.message_user(request, f"Queued an update for {count} member(s).", messages.SUCCESS)
 
@@ -123,7 +124,7 @@ class MovesMemberAdmin(admin.ModelAdmin):
 
 
 @admin.register(RecentDay)
-class RecentDayAdmin(admin.ModelAdmin):
+class RecentDayAdmin(admin.ModelAdmin[RecentDay]):
     list_display = ["oh_id", "date", "steps", "distance_m"]
     search_fields = ["moves_member__member__oh_id"]
     date_hierarchy = "date"
@@ -131,7 +132,8 @@ class RecentDayAdmin(admin.ModelAdmin):
     exclude = ["moves_member"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[RecentDay]:
-        return super().get_queryset(request).annotate(member_oh_id=F("moves_member__member__oh_id"))
+        days: QuerySet[RecentDay] = super().get_queryset(request)
+        return days.annotate(member_oh_id=F("moves_member__member__oh_id"))
 
     @admin.display(description="Open Humans id", ordering="member_oh_id")
     def oh_id(self, obj: RecentDay) -> str:

@@ -10,7 +10,7 @@ TOKENS = ("access_token", "refresh_token")
 
 
 @admin.register(OpenHumansMember)
-class OpenHumansMemberAdmin(admin.ModelAdmin):
+class OpenHumansMemberAdmin(admin.ModelAdmin[OpenHumansMember]):
     list_display = ["oh_id", "username", "moves_status", "needs_reconnect", "signed_in_at", "created"]
     list_filter = ["needs_reconnect", "moves_member__status"]
     search_fields = ["oh_id", "username", "moves_member__moves_id"]
@@ -29,10 +29,9 @@ class OpenHumansMemberAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[OpenHumansMember]:
         # The Moves status is read by name, not through the related row, whose
         # tokens would be decrypted on loading.
+        members: QuerySet[OpenHumansMember] = super().get_queryset(request)
         return (
-            super()
-            .get_queryset(request)
-            .defer(*TOKENS)
+            members.defer(*TOKENS)
             .annotate(tokens=~Q(refresh_token=""))
             .annotate(moves_state=F("moves_member__status"))
         )

@@ -32,7 +32,8 @@ class TokenDecryptionError(Exception):
     """A stored token could not be decrypted with any configured key."""
 
 
-class EncryptedTextField(models.TextField):
+# The stubs make TextField generic; at run time it is not subscriptable.
+class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
     description = "Text encrypted at rest with Fernet"
 
     def get_prep_value(self, value: Any) -> Any:

@@ -8,7 +8,7 @@ first one's result instead).
 """
 
 from datetime import timedelta
-from typing import Any, Self
+from typing import Any
 
 from django.db import models, transaction
 from django.utils import timezone
@@ -62,9 +62,9 @@ class OAuthTokens(models.Model):
         ``UpstreamError`` when it could not be asked.
         """
         if self.token_is_fresh():
-            return self.access_token
+            return str(self.access_token)
         with transaction.atomic():
-            locked: Self = type(self)._default_manager.select_for_update().get(pk=self.pk)
+            locked = type(self)._default_manager.select_for_update().get(pk=self.pk)
             if not locked.token_is_fresh():
                 if not locked.refresh_token:
                     raise InvalidGrant(self.token_service(), "no refresh token stored", None)
@@ -78,11 +78,10 @@ class OAuthTokens(models.Model):
                     access_token=locked.access_token,
                     refresh_token=locked.refresh_token,
                     token_expires=locked.token_expires,
-                    updated=timezone.now(),
                 )
         for name in TOKEN_FIELDS:
             setattr(self, name, getattr(locked, name))
-        return self.access_token
+        return str(self.access_token)
 
     def token_service(self) -> str:
         return type(self).__name__

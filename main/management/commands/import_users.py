@@ -11,7 +11,7 @@ import csv
 import time
 from collections import Counter
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -43,7 +43,7 @@ class Command(BaseCommand):
         parser.add_argument("--infile", required=True, help="file of member lines")
         parser.add_argument("--delimiter", default=",", help="field separator (default ',')")
 
-    def handle(self, *args, infile: str, delimiter: str, **options) -> None:
+    def handle(self, *args: Any, infile: str, delimiter: str, **options: Any) -> None:
         if len(delimiter) != 1:
             raise CommandError("--delimiter must be one character")
         try:

@@ -36,9 +36,9 @@ def encrypted_fields() -> list[tuple[type[models.Model], EncryptedTextField]]:
 def _raw_values(model: type[models.Model], field: EncryptedTextField) -> list[tuple[Any, str]]:
     # The ciphertext as stored: the ORM would hand back decrypted values.
     quote = connection.ops.quote_name
-    table, pk_column = quote(model._meta.db_table), quote(model._meta.pk.column)
+    table, pk_column = quote(model._meta.db_table), quote(str(model._meta.pk.column))
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {pk_column}, {quote(field.column)} FROM {table}")  # noqa: S608 - names from model meta
+        cursor.execute(f"SELECT {pk_column}, {quote(str(field.column))} FROM {table}")  # noqa: S608 - names from model meta
         return [(pk, value) for pk, value in cursor.fetchall() if value]
 
 
