@@ -1,13 +1,12 @@
-"""The stand-in Moves server: OAuth pages and endpoints, profile and storyline."""
+"""The stand-in Moves server: OAuth pages and endpoints, profile and the daily resources."""
 
 import calendar
 import hashlib
 import json
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import wraps
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -15,19 +14,28 @@ from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from sandbox import ratelimit, synthetic
+from sandbox import limits, storyline, synthetic
 from sandbox.accounts import moves_user_named
 from sandbox.consent import AuthorizeRequest, ConsentPage, consent
 from sandbox.faults import fault_point
 from sandbox.forms import MovesConsentForm
 from sandbox.models import MovesAuthCode, MovesToken, SandboxMovesUser
 from sandbox.oauth import find_access_token, issue_code, token_endpoint
-from sandbox.periods import BadPeriod, days_for_path, days_for_query, parse_track_points, parse_updated_since
-from sandbox.web import JSON_TYPE, bearer_token, json_reply
+from sandbox.periods import (
+    BadPeriod,
+    Calendar,
+    days_for_path,
+    days_for_query,
+    parse_track_points,
+    parse_updated_since,
+)
+from sandbox.web import MOVES_JSON, bearer_token, json_reply
 
 # The real reply said 15551998 seconds: 180 days less two seconds.
 TOKEN_EXPIRES_IN = 15551998
 CODE_LIFETIME = timedelta(minutes=10)
+# The daily resources; only summaries take a month.
+RESOURCES = ("storyline", "summary", "activities", "places")
 
 
 CONSENT = ConsentPage(
@@ -83,6 +91,7 @@ def access_token(request: HttpRequest) -> HttpResponse:
         owner_field="user",
         lifetime=timedelta(seconds=TOKEN_EXPIRES_IN),
         reply=_token_reply,
+        render=lambda data, status: json_reply(data, status),
     )
 
 
@@ -126,21 +135,25 @@ def tokeninfo(request: HttpRequest) -> HttpResponse:
 
 
 def moves_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Authenticate the token, count the request against the app's limits, label the reply."""
+    """Authenticate the token, count the request against the app's limits, label the reply.
+
+    A request without a valid token names no app to count against: it gets
+    a plain 401. Every other reply carries the four X-RateLimit headers and
+    a Date of the second in which it was counted; a refused one is a 429
+    without Retry-After (none is documented) and is not counted.
+    """
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         token = _live_token(request)
         if token is None:
             return _unauthorized()
-        decision = ratelimit.hit(token.client_id)
-        if decision.allowed:
+        verdict = limits.check(token.client_id, limits.is_new(token.created))
+        if verdict.allowed:
             response = view(request, token.user, *args, **kwargs)
         else:
-            response = HttpResponse(
-                "Rate limit exceeded", status=429, content_type="text/plain; charset=utf-8"
-            )
-        return decision.apply(response)
+            response = json_reply({"error": "rate limit exceeded"}, status=429)
+        return verdict.label(response)
 
     return wrapper
 
@@ -149,56 +162,94 @@ def moves_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 @fault_point("moves.profile")
 @moves_api
 def profile(request: HttpRequest, user: SandboxMovesUser) -> HttpResponse:
-    city = synthetic.city_for(user.time_zone)
-    offset = datetime.now(ZoneInfo(user.time_zone)).utcoffset()
+    city = synthetic.CITIES[user.city]
     details = {
-        "currentTimeZone": {"id": user.time_zone, "offset": int(offset.total_seconds())},
+        "currentTimeZone": {"id": user.time_zone, "offset": synthetic.current_offset(user.time_zone)},
         "localization": {
             "language": city.language,
             "locale": city.locale,
             "firstWeekDay": city.first_week_day,
-            "metric": city.metric,
+            "metric": synthetic.persona(user.moves_id, user.city).metric,
         },
         "caloriesAvailable": False,
         "platform": "ios",
     }
     if user.first_date is not None:
         details = {"firstDate": user.first_date.strftime("%Y%m%d"), **details}
-    return json_reply({"userId": user.moves_id, "profile": details})
+    return _conditional(request, {"userId": user.moves_id, "profile": details})
 
 
-@require_GET
-@fault_point("moves.storyline")
-@moves_api
-def storyline(request: HttpRequest, user: SandboxMovesUser, period: str | None = None) -> HttpResponse:
-    try:
-        track_points = parse_track_points(request.GET)
-        since = parse_updated_since(request.GET)
-        today = synthetic.local_today(user.time_zone)
-        if period is None:
-            days = days_for_query(request.GET, track_points, today)
-        else:
-            days = days_for_path(period, request.GET)
-    except BadPeriod as exc:
-        return json_reply({"error": str(exc)}, status=400)
-    data = synthetic.storyline(user, days, track_points, today)
-    if since:
-        data = [day for day in data if day.get("lastUpdate", "") >= since]
-    return _conditional(request, data)
+def _daily(resource: str) -> Callable[..., HttpResponse]:
+    @require_GET
+    @fault_point("moves.storyline" if resource == "storyline" else "moves.daily")
+    @moves_api
+    def view(request: HttpRequest, user: SandboxMovesUser, period: str | None = None) -> HttpResponse:
+        calendar = Calendar(user.first_date, storyline.today_of(user))
+        try:
+            track_points = parse_track_points(request.GET) and resource in ("storyline", "activities")
+            since = parse_updated_since(request.GET)
+            if period is None:
+                wanted = days_for_query(request.GET, track_points, calendar)
+            else:
+                wanted = days_for_path(period, request.GET, calendar, months=resource == "summary")
+            zone = request.GET.get("timeZone")
+            if zone is not None and not synthetic.is_zone(zone):
+                raise BadPeriod(f"Unknown timeZone: {zone!r}")
+        except BadPeriod as exc:
+            return json_reply({"error": str(exc)}, status=400)
+        data = storyline.days(user, wanted, track_points, zone=zone)
+        if since:
+            data = [day for day in data if day.get("lastUpdate", "") >= since]
+        return _conditional(request, [_shaped(resource, day) for day in data])
+
+    view.__name__ = f"{resource}_daily"
+    return view
 
 
-def _conditional(request: HttpRequest, data: list[dict]) -> HttpResponse:
+def _shaped(resource: str, day: dict) -> dict:
+    """A storyline day as the other daily resources show it."""
+    if resource == "storyline":
+        return day
+    shaped: dict = {"date": day["date"]}
+    if resource == "summary":
+        shaped["summary"] = day["summary"]
+    elif resource == "activities":
+        segments = day["segments"]
+        if segments is not None:
+            segments = [dict(s) for s in segments if s.get("activities")]
+            for segment in segments:
+                segment.pop("place", None)
+        shaped["segments"] = segments
+    else:
+        segments = day["segments"]
+        if segments is not None:
+            segments = [
+                {key: value for key, value in s.items() if key != "activities"}
+                for s in segments
+                if s["type"] == "place"
+            ]
+        shaped["segments"] = segments
+    if "lastUpdate" in day:
+        shaped["lastUpdate"] = day["lastUpdate"]
+    return shaped
+
+
+storyline_daily = _daily("storyline")
+summary_daily = _daily("summary")
+activities_daily = _daily("activities")
+places_daily = _daily("places")
+
+
+def _conditional(request: HttpRequest, data: object) -> HttpResponse:
+    """The JSON reply with the weak ETag (and, for days, Last-Modified) Moves sent; 304 when unchanged."""
     body = json.dumps(data, separators=(",", ":")).encode()
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    updates = [day["lastUpdate"] for day in data if day.get("lastUpdate")]
-    last_modified = (
-        http_date(calendar.timegm(time.strptime(max(updates), "%Y%m%dT%H%M%SZ"))) if updates else None
-    )
+    etag = 'W/"' + hashlib.md5(body, usedforsecurity=False).hexdigest() + '"'
+    updates = [day["lastUpdate"] for day in data if day.get("lastUpdate")] if isinstance(data, list) else []
     if etag in request.headers.get("If-None-Match", ""):
         response = HttpResponse(status=304)
     else:
-        response = HttpResponse(body, content_type=JSON_TYPE)
+        response = HttpResponse(body, content_type=MOVES_JSON)
     response["ETag"] = etag
-    if last_modified:
-        response["Last-Modified"] = last_modified
+    if updates:
+        response["Last-Modified"] = http_date(calendar.timegm(time.strptime(max(updates), "%Y%m%dT%H%M%SZ")))
     return response

@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from sandbox.models import AuthCode, Token
-from sandbox.web import client_credentials, json_reply, params, same_secret
+from sandbox.web import client_credentials, params, same_secret
 
 
 class InvalidGrant(Exception):
@@ -74,6 +74,7 @@ def token_endpoint(
     owner_field: str,
     lifetime: timedelta,
     reply: Callable[[Token], dict],
+    render: Callable[[dict, int], HttpResponse],
     owner_allowed: Callable[[object], bool] = lambda owner: True,
 ) -> HttpResponse:
     """Answer a token request: ``reply(new pair)`` for the owner of the code or refresh token.
@@ -82,12 +83,12 @@ def token_endpoint(
     ``client_secret`` parameters (RFC 6749 section 2.3.1); the parameters may
     come in the query string or the form body. Refusals are the OAuth errors
     both services answer: ``invalid_client`` (401), ``unsupported_grant_type``
-    and ``invalid_grant`` (400).
+    and ``invalid_grant`` (400). ``render`` writes the JSON each service's way.
     """
     values = params(request)
     given_id, given_secret = client_credentials(request, values)
     if not (same_secret(given_id, client_id) and same_secret(given_secret, client_secret)):
-        return _error("invalid_client", status=401)
+        return _no_store(render({"error": "invalid_client"}, 401))
     grant_type = values.get("grant_type")
     try:
         if grant_type == "authorization_code":
@@ -95,15 +96,18 @@ def token_endpoint(
         elif grant_type == "refresh_token":
             used = retire_refresh_token(token_model, values.get("refresh_token", ""), given_id)
         else:
-            return _error("unsupported_grant_type")
+            return _no_store(render({"error": "unsupported_grant_type"}, 400))
     except InvalidGrant:
-        return _error("invalid_grant")
+        return _no_store(render({"error": "invalid_grant"}, 400))
     owner = getattr(used, owner_field)
     if not owner_allowed(owner):
-        return _error("invalid_grant")
+        return _no_store(render({"error": "invalid_grant"}, 400))
     pair = issue_token(token_model, lifetime, client_id=given_id, scope=used.scope, **{owner_field: owner})
-    return json_reply(reply(pair))
+    return _no_store(render(reply(pair), 200))
 
 
-def _error(code: str, status: int = 400) -> HttpResponse:
-    return json_reply({"error": code}, status=status)
+def _no_store(response: HttpResponse) -> HttpResponse:
+    # Both token endpoints said so in 2018 (RFC 6749 section 5.1).
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response

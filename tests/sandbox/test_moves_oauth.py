@@ -13,10 +13,10 @@ from sandbox.oauth import InvalidGrant, retire_refresh_token
 from sandbox.synthetic import local_today
 from tests.sandbox.concurrency import race
 
-AUTHORIZE = "/sandbox/moves/oauth/v1/authorize"
-TOKEN = "/sandbox/moves/oauth/v1/access_token"
-TOKENINFO = "/sandbox/moves/oauth/v1/tokeninfo"
-PROFILE = "/sandbox/moves/api/1.1/user/profile"
+AUTHORIZE = "/oauth/v1/authorize"
+TOKEN = "/oauth/v1/access_token"
+TOKENINFO = "/oauth/v1/tokeninfo"
+PROFILE = "/api/1.1/user/profile"
 REDIRECT = "http://app.example/moves_complete/"
 
 
@@ -129,8 +129,12 @@ def test_token_exchange_answers_the_real_reply_shape(client):
     body = response.json()
     assert response.status_code == 200
     assert sorted(body) == ["access_token", "expires_in", "refresh_token", "token_type", "user_id"]
+    assert list(body) == ["access_token", "token_type", "expires_in", "refresh_token", "user_id"]
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 15551998
+    assert response.content.startswith(b'{"access_token":"')
+    assert (response["Cache-Control"], response["Pragma"]) == ("no-store", "no-cache")
+    assert response["Content-Type"] == "application/json; charset=utf-8"
     user = SandboxMovesUser.objects.get(name="bob")
     assert body["user_id"] == user.moves_id
     stored = MovesToken.objects.get(access_token=body["access_token"])
