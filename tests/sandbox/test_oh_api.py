@@ -1,14 +1,18 @@
+"""The stand-in Open Humans project API, as today's server (private_sharing/api_views.py) answers."""
+
 import hashlib
 import json
+import re
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.utils import timezone
 
 from sandbox import testing
-from sandbox.models import SandboxFile, SandboxMessage
-from sandbox.storage import path_for
+from sandbox.models import SandboxFile, SandboxMessage, SandboxOHMember
 
-BASE = "/sandbox/openhumans/api/direct-sharing/project/"
+BASE = "/api/direct-sharing/project/"
 EXCHANGE = BASE + "exchange-member/"
 DIRECT = BASE + "files/upload/direct/"
 COMPLETE = BASE + "files/upload/complete/"
@@ -56,14 +60,30 @@ def upload(client, member, token: str, content: bytes = b"[1, 2, 3]", filename: 
 
 
 @pytest.mark.django_db
-def test_exchange_member_answers_the_real_shape(client, oh_member, oh_access):
-    body = client.get(EXCHANGE, **auth(oh_access)).json()
-    assert body["project_member_id"] == oh_member.project_member_id
-    assert body["username"] == "olivia"
-    assert body["message_permission"] is True
-    assert body["created"].endswith("Z")
-    assert body["sources_shared"] == ["direct-sharing-138"]
+def test_exchange_member_answers_todays_shape(client, oh_member, oh_access):
+    response = client.get(EXCHANGE, **auth(oh_access))
+    body = response.json()
+    assert list(body) == [
+        "count",
+        "next",
+        "previous",
+        "created",
+        "project_member_id",
+        "sources_shared",
+        "username",
+        "data",
+    ]
+    assert "message_permission" not in body
     assert (body["count"], body["next"], body["previous"], body["data"]) == (0, None, None, [])
+    assert (body["project_member_id"], body["username"], body["sources_shared"]) == (
+        oh_member.project_member_id,
+        "olivia",
+        [],
+    )
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z", body["created"])
+    assert response["Content-Type"] == "application/json"
+    assert response["Allow"] == "GET, HEAD, OPTIONS"
+    assert "no-store" in response["Cache-Control"]
 
 
 @pytest.mark.django_db
@@ -74,12 +94,79 @@ def test_exchange_member_leaves_out_an_unshared_username(client):
 
 
 @pytest.mark.django_db
-def test_exchange_member_accepts_the_token_in_the_query_string(client, oh_access):
-    assert client.get(EXCHANGE, {"access_token": oh_access}).status_code == 200
+def test_exchange_member_lists_a_file_with_todays_keys(client, oh_member, oh_access):
+    file_id = upload(client, oh_member, oh_access, filename="moves-storyline-data.json")
+    [listed] = client.get(EXCHANGE, **auth(oh_access)).json()["data"]
+    assert list(listed) == [
+        "id",
+        "basename",
+        "created",
+        "datatypes",
+        "download_url",
+        "metadata",
+        "source",
+        "source_project",
+    ]
+    assert (listed["id"], listed["basename"], listed["source"]) == (
+        file_id,
+        "moves-storyline-data.json",
+        "direct-sharing-138",
+    )
+    assert listed["metadata"] == METADATA
+    assert listed["source_project"] == "http://testserver/api/public/project/138/"
+    assert re.fullmatch(
+        rf"http://testserver/data-management/datafile-download/{file_id}/\?key=[0-9a-f-]{{36}}",
+        listed["download_url"],
+    )
 
 
 @pytest.mark.django_db
-def test_exchange_member_without_token_is_401_with_www_authenticate(client):
+def test_exchange_member_lists_files_of_shared_sources_by_source_then_id(client, oh_member, oh_access):
+    ours = upload(client, oh_member, oh_access, filename="moves-storyline-data.json")
+    other = testing.share_other_source(oh_member)
+    later = upload(client, oh_member, oh_access, filename="moves-storyline-data.json")
+    body = client.get(EXCHANGE, **auth(oh_access)).json()
+    assert body["sources_shared"] == ["direct-sharing-128"]
+    assert [(f["id"], f["source"], f["basename"]) for f in body["data"]] == [
+        (other.pk, "direct-sharing-128", "moves-storyline-data.json"),
+        (ours, "direct-sharing-138", "moves-storyline-data.json"),
+        (later, "direct-sharing-138", "moves-storyline-data.json"),
+    ]
+    testing.share_other_source(oh_member, on=False)
+    body = client.get(EXCHANGE, **auth(oh_access)).json()
+    assert (body["sources_shared"], [f["id"] for f in body["data"]]) == ([], [ours, later])
+
+
+@pytest.mark.django_db
+def test_exchange_member_leaves_out_incomplete_files(client, oh_member, oh_access):
+    start_upload(client, oh_member, oh_access)
+    assert client.get(EXCHANGE, **auth(oh_access)).json()["count"] == 0
+
+
+@pytest.mark.django_db
+def test_exchange_member_paginates_with_limit_and_offset(client, oh_member, oh_access):
+    ids = [upload(client, oh_member, oh_access, filename=f"f{n}.json") for n in range(5)]
+    page = client.get(EXCHANGE, {"limit": 2, "access_token": oh_access}).json()
+    assert (page["count"], [f["id"] for f in page["data"]], page["previous"]) == (5, ids[:2], None)
+    assert page["next"] == f"http://testserver{EXCHANGE}?access_token={oh_access}&limit=2&offset=2"
+    second = client.get(path_of(page["next"])).json()
+    assert [f["id"] for f in second["data"]] == ids[2:4]
+    assert second["previous"] == f"http://testserver{EXCHANGE}?access_token={oh_access}&limit=2"
+    last = client.get(path_of(second["next"])).json()
+    assert ([f["id"] for f in last["data"]], last["next"]) == (ids[4:], None)
+    assert parse_qs(urlsplit(last["previous"]).query)["offset"] == ["2"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("limit", "shown"), [("1000", 200), ("0", 100), ("-3", 100), ("x", 100)])
+def test_exchange_member_limit_as_drf_reads_it(client, oh_member, oh_access, limit, shown):
+    upload(client, oh_member, oh_access)
+    page = client.get(EXCHANGE, {"limit": limit, "offset": "1"}, **auth(oh_access)).json()
+    assert parse_qs(urlsplit(page["previous"]).query)["limit"] == [str(shown)]
+
+
+@pytest.mark.django_db
+def test_api_without_token_is_401_credentials_not_provided(client):
     response = client.get(EXCHANGE)
     assert response.status_code == 401
     assert response.json() == {"detail": "Authentication credentials were not provided."}
@@ -87,44 +174,75 @@ def test_exchange_member_without_token_is_401_with_www_authenticate(client):
 
 
 @pytest.mark.django_db
-def test_exchange_member_unknown_token_is_401(client):
+def test_api_unknown_token_in_the_header_is_401_invalid_token(client):
     response = client.get(EXCHANGE, **auth("unknown"))
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid token."}
+    assert response["WWW-Authenticate"] == (
+        'Bearer realm="api",error="invalid_token",error_description="The access token is invalid."'
+    )
+
+
+@pytest.mark.django_db
+def test_api_unknown_token_in_the_query_is_401_credentials_not_provided(client):
+    response = client.get(EXCHANGE, {"access_token": "unknown"})
     assert response.json() == {"detail": "Authentication credentials were not provided."}
 
 
 @pytest.mark.django_db
-def test_exchange_member_expired_token_is_401_expired(client, oh_member):
+def test_api_expired_token_in_the_header_is_401_expired(client, oh_member):
     expired, _ = testing.issue_oh_tokens(oh_member, expires_in=-5)
     response = client.get(EXCHANGE, **auth(expired))
-    assert response.status_code == 401
-    assert response.json() == {"detail": "Expired token."}
+    assert (response.status_code, response.json()) == (401, {"detail": "Expired token."})
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
 @pytest.mark.django_db
-def test_upload_in_three_steps_stores_the_bytes_and_lists_the_file(client, oh_member, oh_access):
+def test_api_expired_token_in_the_query_is_401_credentials_not_provided(client, oh_member):
+    expired, _ = testing.issue_oh_tokens(oh_member, expires_in=-5)
+    response = client.get(EXCHANGE, {"access_token": expired})
+    assert response.json() == {"detail": "Authentication credentials were not provided."}
+    assert response["WWW-Authenticate"].endswith('error_description="The access token has expired."')
+
+
+@pytest.mark.django_db
+def test_api_token_of_a_member_who_left_is_401(client, oh_member, oh_access):
+    testing.member_leaves(oh_member)
+    assert client.get(EXCHANGE, **auth(oh_access)).json() == {"detail": "Invalid token."}
+
+
+@pytest.mark.django_db
+def test_api_wrong_method_is_405_after_authentication(client, oh_access):
+    response = client.get(DIRECT, **auth(oh_access))
+    assert (response.status_code, response.json()) == (405, {"detail": 'Method "GET" not allowed.'})
+    assert response["Allow"] == "POST, OPTIONS"
+    assert client.get(DIRECT).status_code == 401
+
+
+@pytest.mark.django_db
+def test_upload_in_three_steps_stores_the_bytes(client, oh_member, oh_access):
     content = b'[{"date": "20200101"}]' * 1000
     file_id = upload(client, oh_member, oh_access, content, filename="moves-storyline-data.json")
     [stored] = testing.stored_files(oh_member)
-    assert stored.pk == file_id
+    assert (stored.pk, stored.metadata) == (file_id, METADATA)
     assert testing.read_file_bytes(stored) == content
-    assert stored.metadata == METADATA
-    [listed] = client.get(EXCHANGE, **auth(oh_access)).json()["data"]
-    assert listed["id"] == file_id
-    assert listed["basename"] == "moves-storyline-data.json"
-    assert listed["metadata"] == METADATA
-    assert listed["source"] == "direct-sharing-138"
-    downloaded = client.get(path_of(listed["download_url"]))
-    assert downloaded.status_code == 200
-    assert b"".join(downloaded.streaming_content) == content
 
 
 @pytest.mark.django_db
-def test_upload_direct_answers_201_with_a_signed_storage_url(client, oh_member, oh_access):
-    response = start_upload(client, oh_member, oh_access)
-    url = response.json()["url"]
+def test_upload_direct_answers_201_with_an_s3_style_url(client, oh_member, oh_access):
+    response = start_upload(client, oh_member, oh_access, filename="moves-storyline-data.json")
+    body = response.json()
+    parts = urlsplit(body["url"])
     assert response.status_code == 201
-    assert url.startswith("http://testserver/sandbox/openhumans/storage/")
-    assert sorted(parse_qs(urlsplit(url).query)) == ["expires", "op", "signature"]
+    assert list(body) == ["id", "url"]
+    assert re.fullmatch(
+        r"/storage/member-files/direct-sharing-138/[0-9a-f-]{36}/moves-storyline-data.json", parts.path
+    )
+    assert [key for key, _ in (p.split("=", 1) for p in parts.query.split("&"))] == [
+        "Signature",
+        "Expires",
+        "AWSAccessKeyId",
+    ]
     assert testing.stored_files(oh_member) == []
 
 
@@ -136,18 +254,23 @@ def test_upload_direct_answers_201_with_a_signed_storage_url(client, oh_member, 
         ({"tags": []}, '"description" is a required field of the metadata'),
         ({"description": 5, "tags": []}, '"description" must be a string'),
         ({"description": "x", "tags": "GPS"}, '"tags" must be an array of strings'),
-        ({"description": "x", "tags": [], "start_date": "last week"}, '"start_date" must be an ISO 8601'),
-        ({"description": "x", "tags": [], "md5": "abc"}, '"md5" must be 32 hexadecimal digits'),
+        ({"description": "x", "tags": [], "start_date": "last week"}, "Dates must be in ISO 8601 format"),
+        ({"description": "x", "tags": [], "md5": "abc"}, "Invalid MD5 specified"),
     ],
 )
-def test_upload_direct_invalid_metadata_is_400_with_form_errors(
+def test_upload_direct_invalid_metadata_is_400_with_the_forms_errors(
     client, oh_member, oh_access, metadata, message
 ):
     response = start_upload(client, oh_member, oh_access, metadata=metadata)
-    assert response.status_code == 400
-    [error] = response.json()["metadata"]
-    assert error.startswith(message)
+    assert (response.status_code, response.json()) == (400, {"metadata": [message]})
     assert SandboxFile.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_upload_direct_metadata_that_is_not_json_is_400(client, oh_member, oh_access):
+    form = {"project_member_id": oh_member.project_member_id, "filename": "a", "metadata": "{nope"}
+    response = client.post(DIRECT, form, **auth(oh_access))
+    assert response.json() == {"metadata": ["could not parse the uploaded metadata"]}
 
 
 @pytest.mark.django_db
@@ -158,100 +281,98 @@ def test_upload_direct_accepts_valid_optional_metadata(client, oh_member, oh_acc
         creation_date="2020-02-01T10:00:00Z",
         extra=1,
     )
-    response = start_upload(client, oh_member, oh_access, metadata=metadata)
-    assert response.status_code == 201
+    assert start_upload(client, oh_member, oh_access, metadata=metadata).status_code == 201
     assert SandboxFile.objects.get().metadata == metadata
 
 
 @pytest.mark.django_db
-def test_upload_direct_missing_fields_are_400(client, oh_access):
+def test_upload_direct_missing_fields_are_400_but_not_the_member(client, oh_access):
+    # With a member's token the server fills in the member itself.
     response = client.post(DIRECT, {}, **auth(oh_access))
-    assert sorted(response.json()) == ["filename", "metadata", "project_member_id"]
+    assert response.json() == {
+        "metadata": ["This field is required."],
+        "filename": ["This field is required."],
+    }
 
 
 @pytest.mark.django_db
-def test_upload_direct_for_another_member_is_invalid(client, oh_access):
+def test_upload_direct_naming_another_member_uploads_for_the_tokens_member(client, oh_member, oh_access):
     other = testing.create_oh_member("someone")
-    response = start_upload(client, other, oh_access)
-    assert response.status_code == 400
-    assert response.json() == {"project_member_id": ["project_member_id is invalid"]}
+    assert start_upload(client, other, oh_access).status_code == 201
+    assert SandboxFile.objects.get().member == oh_member
 
 
 @pytest.mark.django_db
 def test_upload_direct_for_a_member_who_left_is_invalid(client, oh_member, oh_access):
-    # The member left after this token was checked; Open Humans reports the member, not the token.
-    form_data = {
-        "project_member_id": oh_member.project_member_id,
-        "filename": "a",
-        "metadata": json.dumps(METADATA),
-    }
-    type(oh_member).objects.filter(pk=oh_member.pk).update(active=False)
-    response = client.post(DIRECT, form_data, **auth(oh_access))
-    assert response.json() == {"project_member_id": ["project_member_id is invalid"]}
+    # The member left after this token was checked; the real view answers a plain string here.
+    SandboxOHMember.objects.filter(pk=oh_member.pk).update(active=False)
+    response = start_upload(client, oh_member, oh_access)
+    assert (response.status_code, response.json()) == (
+        400,
+        {"project_member_id": "project_member_id is invalid"},
+    )
 
 
 @pytest.mark.django_db
-def test_upload_complete_without_bytes_is_400(client, oh_member, oh_access):
+def test_upload_complete_without_bytes_is_400_file_not_present(client, oh_member, oh_access):
     started = start_upload(client, oh_member, oh_access).json()
-    response = client.post(
-        COMPLETE,
-        {"project_member_id": oh_member.project_member_id, "file_id": started["id"]},
-        **auth(oh_access),
-    )
-    assert response.status_code == 400
-    assert response.json() == {"detail": "file not present"}
+    response = client.post(COMPLETE, {"file_id": started["id"]}, **auth(oh_access))
+    assert (response.status_code, response.json()) == (400, {"detail": "file not present"})
+    assert SandboxFile.objects.get().completed_at is None
     assert client.get(EXCHANGE, **auth(oh_access)).json()["data"] == []
+
+
+@pytest.mark.django_db
+def test_upload_complete_unknown_file_id_is_500(client, oh_access):
+    response = client.post(COMPLETE, {"file_id": 999999}, **auth(oh_access))
+    assert response.status_code == 500
+    assert response.content == b"<h1>Server Error (500)</h1>"
+
+
+@pytest.mark.django_db
+def test_upload_complete_without_file_id_is_400(client, oh_access):
+    response = client.post(COMPLETE, {}, **auth(oh_access))
+    assert (response.status_code, response.json()) == (400, {"detail": "file does not exist"})
+
+
+@pytest.mark.django_db
+def test_old_single_step_upload_stores_a_completed_file(client, oh_member, oh_access):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    form = {"metadata": json.dumps(METADATA), "data_file": SimpleUploadedFile("old.json", b"[1]")}
+    response = client.post(BASE + "files/upload/", form, **auth(oh_access))
+    [stored] = testing.stored_files(oh_member)
+    assert (response.status_code, response.json()) == (201, {"id": stored.pk})
+    assert (stored.basename, stored.size, testing.read_file_bytes(stored)) == ("old.json", 3, b"[1]")
 
 
 @pytest.mark.django_db
 def test_storage_put_with_a_tampered_signature_is_refused(client, oh_member, oh_access):
     started = start_upload(client, oh_member, oh_access).json()
-    url = path_of(started["url"]).replace("signature=", "signature=x")
-    assert client.put(url, b"data", content_type="application/octet-stream").status_code == 403
+    url = path_of(started["url"]).replace("Signature=", "Signature=x")
+    response = client.put(url, b"data", content_type="application/octet-stream")
+    assert response.status_code == 403
+    assert b"<Code>SignatureDoesNotMatch</Code>" in response.content
     assert SandboxFile.objects.get().received_size is None
 
 
 @pytest.mark.django_db
-def test_storage_put_after_expiry_is_refused(client, oh_member, oh_access, monkeypatch):
+def test_storage_put_after_six_hours_is_refused(client, oh_member, oh_access, monkeypatch):
     started = start_upload(client, oh_member, oh_access).json()
     real_time = __import__("time").time
     # The clock is the boundary here: jump seven hours ahead instead of waiting.
     monkeypatch.setattr("sandbox.storage.time.time", lambda: real_time() + 7 * 3600)
     response = client.put(path_of(started["url"]), b"data", content_type="application/octet-stream")
     assert response.status_code == 403
-    assert response.content == b"Request has expired"
+    assert b"<Message>Request has expired</Message>" in response.content
 
 
 @pytest.mark.django_db
-def test_download_needs_the_signed_url(client, oh_member, oh_access):
-    upload(client, oh_member, oh_access)
-    [listed] = client.get(EXCHANGE, **auth(oh_access)).json()["data"]
-    unsigned = urlsplit(listed["download_url"]).path
-    assert client.get(unsigned).status_code == 403
-
-
-@pytest.mark.django_db
-def test_exchange_member_paginates_with_limit_and_offset(client, oh_member, oh_access):
-    ids = [upload(client, oh_member, oh_access, filename=f"f{n}.json") for n in range(5)]
-    page = client.get(EXCHANGE, {"limit": 2}, **auth(oh_access)).json()
-    assert page["count"] == 5
-    assert [f["id"] for f in page["data"]] == ids[:2]
-    assert page["previous"] is None
-    second = client.get(path_of(page["next"]), **auth(oh_access)).json()
-    assert [f["id"] for f in second["data"]] == ids[2:4]
-    last = client.get(path_of(second["next"]), **auth(oh_access)).json()
-    assert [f["id"] for f in last["data"]] == ids[4:]
-    assert last["next"] is None
-    assert parse_qs(urlsplit(last["previous"]).query)["offset"] == ["2"]
-
-
-@pytest.mark.django_db
-def test_exchange_member_limit_is_capped_at_200(client, oh_member, oh_access):
-    for n in range(3):
-        upload(client, oh_member, oh_access, filename=f"f{n}.json")
-    page = client.get(EXCHANGE, {"limit": 1000, "offset": 1}, **auth(oh_access)).json()
-    assert len(page["data"]) == 2
-    assert parse_qs(urlsplit(page["previous"]).query)["limit"] == ["200"]
+def test_storage_put_answers_the_md5_as_etag(client, oh_member, oh_access):
+    started = start_upload(client, oh_member, oh_access).json()
+    response = client.put(path_of(started["url"]), b"data", content_type="application/octet-stream")
+    assert (response.status_code, response.content) == (200, b"")
+    assert response["ETag"] == '"' + hashlib.md5(b"data", usedforsecurity=False).hexdigest() + '"'
 
 
 @pytest.mark.django_db
@@ -259,23 +380,30 @@ def test_delete_by_file_id_removes_row_and_bytes(client, oh_member, oh_access):
     keep = upload(client, oh_member, oh_access)
     doomed = upload(client, oh_member, oh_access)
     doomed_file = testing.stored_files(oh_member)[1]
-    response = client.post(
-        DELETE, {"project_member_id": oh_member.project_member_id, "file_id": doomed}, **auth(oh_access)
-    )
+    response = client.post(DELETE, {"file_id": doomed}, **auth(oh_access))
     assert response.json() == {"ids": [doomed]}
     assert [f.pk for f in testing.stored_files(oh_member)] == [keep]
-    assert not path_for(doomed_file).exists()
+    with pytest.raises(FileNotFoundError):
+        testing.read_file_bytes(doomed_file)
 
 
 @pytest.mark.django_db
 def test_delete_unknown_file_id_answers_no_ids(client, oh_member, oh_access):
     upload(client, oh_member, oh_access)
-    response = client.post(
-        DELETE, {"project_member_id": oh_member.project_member_id, "file_id": 999999}, **auth(oh_access)
-    )
-    assert response.status_code == 200
-    assert response.json() == {"ids": []}
+    response = client.post(DELETE, {"file_id": 999999}, **auth(oh_access))
+    assert (response.status_code, response.json()) == (200, {"ids": []})
     assert len(testing.stored_files(oh_member)) == 1
+
+
+@pytest.mark.django_db
+def test_delete_of_another_sources_file_deletes_nothing(client, oh_member, oh_access):
+    other = testing.share_other_source(oh_member)
+    ours = upload(client, oh_member, oh_access, filename="moves-storyline-data.json")
+    by_id = client.post(DELETE, {"file_id": other.pk}, **auth(oh_access))
+    by_name = client.post(DELETE, {"file_basename": "moves-storyline-data.json"}, **auth(oh_access))
+    assert (by_id.status_code, by_id.json()) == (200, {"ids": []})
+    assert by_name.json() == {"ids": [ours]}
+    assert SandboxFile.objects.filter(pk=other.pk).exists()
 
 
 @pytest.mark.django_db
@@ -283,50 +411,92 @@ def test_delete_by_basename_removes_every_file_of_that_name(client, oh_member, o
     a = upload(client, oh_member, oh_access, filename="moves.json")
     keep = upload(client, oh_member, oh_access, filename="other.json")
     b = upload(client, oh_member, oh_access, filename="moves.json")
-    data = {"project_member_id": oh_member.project_member_id, "file_basename": "moves.json"}
-    assert client.post(DELETE, data, **auth(oh_access)).json() == {"ids": [a, b]}
+    assert client.post(DELETE, {"file_basename": "moves.json"}, **auth(oh_access)).json() == {"ids": [a, b]}
     assert [f.pk for f in testing.stored_files(oh_member)] == [keep]
 
 
 @pytest.mark.django_db
-def test_delete_all_files(client, oh_member, oh_access):
+def test_delete_all_files_leaves_incomplete_ones(client, oh_member, oh_access):
     ids = [upload(client, oh_member, oh_access) for _ in range(2)]
-    data = {"project_member_id": oh_member.project_member_id, "all_files": "true"}
-    assert client.post(DELETE, data, **auth(oh_access)).json() == {"ids": ids}
-    assert testing.stored_files(oh_member, include_incomplete=True) == []
+    start_upload(client, oh_member, oh_access)
+    assert client.post(DELETE, {"all_files": "True"}, **auth(oh_access)).json() == {"ids": ids}
+    assert len(testing.stored_files(oh_member, include_incomplete=True)) == 1
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "choice", [{}, {"file_id": "1", "file_basename": "a"}, {"file_basename": "a", "all_files": "true"}]
+    ("choice", "error"),
+    [
+        ({}, {"missing_field": "one of file_id, file_basename, or all_files is required"}),
+        (
+            {"all_files": "false"},
+            {"missing_field": "one of file_id, file_basename, or all_files is required"},
+        ),
+        (
+            {"file_id": "1", "file_basename": "a"},
+            {"too_many": "one of file_id, file_basename, or all_files is required"},
+        ),
+        ({"file_id": "x"}, {"file_id": ["Enter a whole number."]}),
+    ],
 )
-def test_delete_needs_exactly_one_choice(client, oh_member, oh_access, choice):
+def test_delete_needs_exactly_one_choice(client, oh_member, oh_access, choice, error):
     file_id = upload(client, oh_member, oh_access, filename="a")
-    response = client.post(
-        DELETE, dict(choice, project_member_id=oh_member.project_member_id), **auth(oh_access)
-    )
-    assert response.status_code == 400
+    response = client.post(DELETE, choice, **auth(oh_access))
+    assert (response.status_code, response.json()) == (400, error)
     assert [f.pk for f in testing.stored_files(oh_member)] == [file_id]
 
 
 @pytest.mark.django_db
-def test_message_is_recorded_for_the_member(client, oh_member, oh_access):
+def test_message_answers_success_and_reaches_the_member(client, oh_member, oh_access):
     response = client.post(MESSAGE, {"subject": "Hello", "message": "Your data is in."}, **auth(oh_access))
-    assert response.status_code == 200
+    assert (response.status_code, response.content) == (200, b'"success"')
     [message] = testing.messages_for(oh_member)
-    assert (message.subject, message.message, message.delivered) == ("Hello", "Your data is in.", True)
+    assert (message.subject, message.message) == ("Hello", "Your data is in.")
 
 
 @pytest.mark.django_db
-def test_message_without_permission_is_recorded_as_not_delivered(client):
-    member = testing.create_oh_member("quiet", message_permission=False)
-    client.post(MESSAGE, {"subject": "Hi", "message": "x"}, **auth(testing.issue_oh_tokens(member)[0]))
-    assert [m.delivered for m in testing.messages_for(member)] == [False]
+def test_message_recipients_chosen_by_a_member_token_are_replaced_by_that_member(
+    client, oh_member, oh_access
+):
+    other = testing.create_oh_member("someone")
+    form = {"message": "x", "project_member_ids": [other.project_member_id], "all_members": "true"}
+    response = client.post(MESSAGE, form, **auth(oh_access))
+    assert response.json() == "success"
+    assert [m.member for m in SandboxMessage.objects.all()] == [oh_member]
 
 
 @pytest.mark.django_db
-def test_message_without_subject_is_400(client, oh_access):
-    response = client.post(MESSAGE, {"message": "x"}, **auth(oh_access))
-    assert response.status_code == 400
-    assert "subject" in response.json()
+def test_message_without_a_subject_is_sent(client, oh_member, oh_access):
+    assert client.post(MESSAGE, {"message": "x"}, **auth(oh_access)).json() == "success"
+    assert testing.messages_for(oh_member)[0].subject == ""
+
+
+@pytest.mark.django_db
+def test_message_without_text_is_400_with_errors(client, oh_access):
+    response = client.post(MESSAGE, {"subject": "Hi"}, **auth(oh_access))
+    assert (response.status_code, response.json()) == (
+        400,
+        {"errors": {"message": ["This field is required."]}},
+    )
     assert SandboxMessage.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_message_as_json_works_too(client, oh_member, oh_access):
+    response = client.post(
+        MESSAGE, json.dumps({"message": "x"}), content_type="application/json", **auth(oh_access)
+    )
+    assert response.json() == "success"
+
+
+@pytest.mark.django_db
+def test_upload_complete_of_another_members_file_completes_it_as_the_real_server(
+    client, oh_member, oh_access
+):
+    other = testing.create_oh_member("someone")
+    other_access, _ = testing.issue_oh_tokens(other)
+    started = start_upload(client, other, other_access).json()
+    client.put(path_of(started["url"]), b"[]", content_type="application/octet-stream")
+    response = client.post(COMPLETE, {"file_id": started["id"]}, **auth(oh_access))
+    assert response.json() == {"status": "ok", "size": 2}
+    assert SandboxFile.objects.get().completed_at <= timezone.now() + timedelta(seconds=1)

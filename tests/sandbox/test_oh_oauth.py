@@ -10,9 +10,9 @@ from django.utils import timezone
 from sandbox import testing
 from sandbox.models import OHAuthCode, OHToken, SandboxOHMember
 
-AUTHORIZE = "/sandbox/openhumans/direct-sharing/projects/oauth2/authorize/"
-TOKEN = "/sandbox/openhumans/oauth2/token/"
-EXCHANGE = "/sandbox/openhumans/api/direct-sharing/project/exchange-member/"
+AUTHORIZE = "/direct-sharing/projects/oauth2/authorize/"
+TOKEN = "/oauth2/token/"
+EXCHANGE = "/api/direct-sharing/project/exchange-member/"
 REDIRECT = "http://app.example/complete/"
 BASIC = "Basic " + base64.b64encode(b"test-oh-client:test-oh-secret").decode()
 
@@ -61,14 +61,13 @@ def test_oh_authorize_unknown_client_is_refused(client):
 
 @pytest.mark.django_db
 def test_oh_authorize_allow_creates_member_and_echoes_state():
-    response = consent("allow", username="dana", message_permission="on")
+    response = consent("allow", username="dana")
     query = parse_qs(urlsplit(response["Location"]).query)
     assert response["Location"].startswith(REDIRECT + "?")
     assert query["state"] == ["xyz"]
     member = OHAuthCode.objects.get(code=query["code"][0]).member
     assert member.username == "dana"
     assert re.fullmatch(r"\d{8}", member.project_member_id)
-    assert member.message_permission is True
     assert member.share_username is False
 
 
@@ -94,10 +93,13 @@ def test_oh_token_exchange_answers_the_real_reply_shape(client):
     response = exchange(client, obtain_code())
     body = response.json()
     assert response.status_code == 200
-    assert sorted(body) == ["access_token", "expires_in", "refresh_token", "scope", "token_type"]
+    assert list(body) == ["access_token", "expires_in", "token_type", "refresh_token", "scope"]
     assert body["expires_in"] == 36000
     assert body["token_type"] == "Bearer"
-    assert body["scope"].split()[:2] == ["read", "write"]
+    assert body["scope"] == "write read direct-sharing-128"
+    # django-oauth-toolkit writes json.dumps' default separators, as the recording shows.
+    assert response.content.startswith(b'{"access_token": "')
+    assert (response["Content-Type"], response["Cache-Control"]) == ("application/json", "no-store")
     assert OHToken.objects.get(access_token=body["access_token"]).member.username == "dana"
 
 
