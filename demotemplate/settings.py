@@ -7,7 +7,7 @@ through the typed helpers in ``demotemplate.env``. Application code reads
 
 import socket
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import dj_database_url
 import django_stubs_ext
@@ -46,10 +46,6 @@ INSTALLED_APPS = [
     "datauploader",
 ]
 
-SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", False)
-if SANDBOX_ENABLED:
-    INSTALLED_APPS.append("sandbox")
-
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -59,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "demotemplate.urls"
@@ -235,6 +232,35 @@ MOVES_FILE_TAGS = ["GPS", "Moves", "steps"]
 MAP_TILE_URL = env_str("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
 MAP_TILE_ATTRIBUTION = env_str("MAP_TILE_ATTRIBUTION", "&copy; OpenStreetMap contributors")
 
+
+def _tile_origin(url: str) -> list[str]:
+    """The origin the map tiles come from, for the CSP ("{s}." subdomains become a wildcard)."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return []
+    return [f"{parts.scheme}://{parts.netloc.replace('{s}.', '*.')}"]
+
+
+# --- Content-Security-Policy (django-csp) -----------------------------------------
+# Every script and style comes from our own static files: no inline script,
+# no style attribute, nothing from a CDN. Leaflet sets its positions through
+# the DOM (allowed) and needs data: images; tiles come from MAP_TILE_URL's origin.
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", *_tile_origin(MAP_TILE_URL)],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
 # --- Logging -------------------------------------------------------------------
 
 LOGGING = {
@@ -253,9 +279,23 @@ LOGGING = {
 }
 
 # --- Sandbox: the stand-in Moves and Open Humans servers -----------------------
+# They run as their own process with their own settings (sandbox.settings,
+# python manage.py run_sandbox); these values are read there and by the tests.
 # History given to each new sandbox Moves user: days of data ending today.
 SANDBOX_HISTORY_DAYS = env_int("SANDBOX_HISTORY_DAYS", 120, minimum=1)
 # The limits the stand-in Moves server enforces (windows scaled by RATE_LIMIT_TIME_SCALE).
 SANDBOX_MOVES_REQUESTS_PER_MINUTE = env_int("SANDBOX_MOVES_REQUESTS_PER_MINUTE", 60, minimum=1)
 SANDBOX_MOVES_REQUESTS_PER_HOUR = env_int("SANDBOX_MOVES_REQUESTS_PER_HOUR", 2000, minimum=1)
 SANDBOX_STORAGE_DIR = Path(env_str("SANDBOX_STORAGE_DIR", str(BASE_DIR / "var" / "sandbox-files")))
+# Where the stand-ins send Moves storyline notifications and Open Humans'
+# deauthorisation webhook (empty: nowhere); updates within the batch period
+# (seconds, scaled by RATE_LIMIT_TIME_SCALE) go out in one notification.
+SANDBOX_MOVES_NOTIFICATION_URL = env_str(
+    "SANDBOX_MOVES_NOTIFICATION_URL", APP_BASE_URL + "/webhooks/moves/storyline/"
+)
+SANDBOX_OH_WEBHOOK_URL = env_str(
+    "SANDBOX_OH_WEBHOOK_URL", APP_BASE_URL + "/webhooks/open-humans/deauthorize/"
+)
+SANDBOX_NOTIFICATION_BATCH_SECONDS = env_float("SANDBOX_NOTIFICATION_BATCH_SECONDS", 30.0, minimum=0)
+# A Redis hash that counts what reaches the stand-ins (the benchmark reads it); empty: no counting.
+SANDBOX_REQUEST_COUNTS_KEY = env_str("SANDBOX_REQUEST_COUNTS_KEY")

@@ -1,7 +1,9 @@
-"""Local stand-ins for the Moves API v1.1 and the Open Humans API.
+"""Local stand-ins for the Moves API v1.1 and the Open Humans API, faithful to what is known of both.
 
-Installed only when SANDBOX_ENABLED; mounted at /sandbox/. Point the app at it
-with ``sandbox.testing.point_app_at_sandbox(settings, base_url)``. Pages:
-/sandbox/ (overview and fault switches), the two OAuth consent pages; JSON
-fault switches at /sandbox/faults/. See ``sandbox.urls`` for every endpoint.
+Run them with ``python manage.py run_sandbox --settings=sandbox.settings
+--port PORT``: both answer at the root of http://HOST:PORT/ under the real
+paths, with their own database; point the app at them with
+``sandbox.testing.point_app_at_sandbox(settings, base_url)``. The control
+page is at / (see ``sandbox.routes`` for every endpoint and README.md,
+"Sandbox fidelity", for how close each is to the real service).
 """

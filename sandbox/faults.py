@@ -69,10 +69,8 @@ def fault_point(endpoint: str) -> Callable:
             if fault.delay:
                 time.sleep(fault.delay)
             if fault.status and not fault.malformed:
-                reply = json_reply({"error": "sandbox fault", "status": fault.status}, status=fault.status)
-                if fault.status == 429:
-                    reply["Retry-After"] = "1"
-                return reply
+                # No Retry-After, even on a 429: neither service documents one.
+                return json_reply({"error": "sandbox fault", "status": fault.status}, status=fault.status)
             response = view(request, *args, **kwargs)
             return garble(response, fault.status) if fault.malformed else response
 

@@ -4,16 +4,40 @@ import base64
 import binascii
 import hmac
 import json
+from collections.abc import Callable
+from functools import wraps
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.http import http_date
 
-JSON_TYPE = "application/json; charset=utf-8"
+from sandbox import counting
+
+# Moves answered JSON with a charset, Open Humans (Django REST framework) without.
+MOVES_JSON = "application/json; charset=utf-8"
+OH_JSON = "application/json"
+# Kept for callers of the earlier name.
+JSON_TYPE = MOVES_JSON
 
 
-def json_reply(data: object, status: int = 200) -> HttpResponse:
+def json_reply(data: object, status: int = 200, content_type: str = MOVES_JSON) -> HttpResponse:
+    """Compact JSON, as both services sent it from their APIs."""
     body = json.dumps(data, separators=(",", ":"))
-    return HttpResponse(body, status=status, content_type=JSON_TYPE)
+    return HttpResponse(body, status=status, content_type=content_type)
+
+
+def served(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Give every reply a Date header (as any HTTP server does) and count it (see sandbox.counting)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if not response.has_header("Date"):
+            response["Date"] = http_date()
+        counting.count(request, response)
+        return response
+
+    return wrapper
 
 
 def params(request: HttpRequest) -> dict[str, str]:

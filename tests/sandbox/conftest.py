@@ -1,4 +1,4 @@
-"""Fixtures for the sandbox tests: sandbox accounts with tokens, and a private storage folder."""
+"""Fixtures for the sandbox tests: the stand-ins' URLs at the root, accounts with tokens, private storage."""
 
 from datetime import date, timedelta
 
@@ -6,6 +6,12 @@ import pytest
 
 from sandbox import testing
 from sandbox.models import SandboxMovesUser, SandboxOHMember
+
+
+@pytest.fixture(autouse=True)
+def sandbox_urls(settings):
+    """Django's test client talks to the stand-ins, at the root as on their own origin."""
+    settings.ROOT_URLCONF = "sandbox.urls"
 
 
 @pytest.fixture(autouse=True)
@@ -20,7 +26,7 @@ def moves_user(db) -> SandboxMovesUser:
     today = date.today()
     start = today - timedelta(days=21)
     start -= timedelta(days=(start.weekday() - 3) % 7)
-    return testing.create_moves_user("alice", first_date=start)
+    return testing.create_moves_user("alice", first_date=start, moves_id=31415926535897932)
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
-"""The stand-ins over real HTTP, the way the app's clients will reach them."""
+"""The stand-ins over real HTTP at the root of their own origin, the way the app's clients reach them."""
 
 import json
 import re
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -18,9 +20,13 @@ def session():
         yield s
 
 
-@pytest.mark.django_db(transaction=True)
-def test_moves_oauth_and_storyline_over_http(live_server, session):
-    base = live_server.url + "/sandbox/moves"
+def test_the_sandbox_has_its_own_origin(sandbox_server, live_server):
+    assert urlsplit(sandbox_server.url).hostname == "127.0.0.1"
+    assert urlsplit(sandbox_server.url).port != urlsplit(live_server.url).port
+
+
+def test_moves_oauth_and_storyline_at_the_root(sandbox_server, session):
+    base = sandbox_server.url
     query = {
         "response_type": "code",
         "client_id": "test-moves-client",
@@ -45,45 +51,45 @@ def test_moves_oauth_and_storyline_over_http(live_server, session):
         timeout=10,
     ).json()
     headers = {"Authorization": f"Bearer {grant['access_token']}"}
-    profile = session.get(base + "/api/1.1/user/profile", headers=headers, timeout=10).json()
-    first = profile["profile"]["firstDate"]
-    week = session.get(
-        base + "/api/1.1/user/storyline/daily/" + "{}-W{:02d}".format(*_iso_week(first)),
+    profile = session.get(base + "/api/1.1/user/profile", headers=headers, timeout=10)
+    first = profile.json()["profile"]["firstDate"]
+    year, week, _ = datetime.strptime(first, "%Y%m%d").isocalendar()
+    days = session.get(
+        f"{base}/api/1.1/user/storyline/daily/{year}-W{week:02d}",
         params={"trackPoints": "true"},
         headers=headers,
         timeout=10,
     )
-    assert grant["user_id"] == profile["userId"]
-    assert week.status_code == 200
-    assert week.json()[0]["date"] == first
-    assert int(week.headers["X-RateLimit-MinuteRemaining"]) == 58
+    assert grant["user_id"] == profile.json()["userId"]
+    assert days.status_code == 200
+    assert days.json()[0] == {"date": first, "summary": None, "segments": None}
+    assert days.headers["X-RateLimit-MinuteLimit"] == "120"
+    # One Date header, from the server's clock, in HTTP format.
+    assert (
+        abs(
+            (
+                parsedate_to_datetime(days.headers["Date"]) - parsedate_to_datetime(profile.headers["Date"])
+            ).total_seconds()
+        )
+        < 5
+    )
 
 
-def _iso_week(yyyymmdd: str) -> tuple[int, int]:
-    from datetime import datetime
-
-    year, week, _ = datetime.strptime(yyyymmdd, "%Y%m%d").isocalendar()
-    return year, week
-
-
-@pytest.mark.django_db(transaction=True)
-def test_open_humans_upload_and_download_over_http(live_server, session, tmp_path):
+def test_open_humans_upload_and_ranged_download_at_the_root(sandbox_server, session, tmp_path):
     member = testing.create_oh_member("http-member")
     access, _ = testing.issue_oh_tokens(member)
-    api = live_server.url + "/sandbox/openhumans/api/direct-sharing/project/"
-    headers = {"Authorization": f"Bearer {access}"}
+    api = sandbox_server.url + "/api/direct-sharing/project/"
     content = json.dumps([{"date": f"2020{n:04d}"} for n in range(20000)]).encode()
     source = tmp_path / "upload.json"
     source.write_bytes(content)
-
     started = session.post(
         api + "files/upload/direct/",
         data={
             "project_member_id": member.project_member_id,
-            "filename": "moves.json",
+            "filename": "moves-storyline-data.json",
             "metadata": json.dumps(METADATA),
         },
-        headers=headers,
+        params={"access_token": access},
         timeout=10,
     )
     with source.open("rb") as stream:
@@ -91,25 +97,29 @@ def test_open_humans_upload_and_download_over_http(live_server, session, tmp_pat
     done = session.post(
         api + "files/upload/complete/",
         data={"project_member_id": member.project_member_id, "file_id": started.json()["id"]},
-        headers=headers,
+        params={"access_token": access},
         timeout=10,
     )
-    listed = session.get(api + "exchange-member/", headers=headers, timeout=10).json()["data"]
-    downloaded = session.get(listed[0]["download_url"], timeout=10)
-
+    listed = session.get(api + "exchange-member/", params={"access_token": access}, timeout=10).json()["data"]
+    whole = session.get(listed[0]["download_url"], timeout=10)
+    part = session.get(listed[0]["download_url"], headers={"Range": "bytes=100-199"}, timeout=10)
     assert (started.status_code, put.status_code, done.status_code) == (201, 200, 200)
     assert done.json() == {"status": "ok", "size": len(content)}
-    assert downloaded.content == content
-    assert testing.read_file_bytes(testing.stored_files(member)[0]) == content
+    assert whole.url.split("?")[0].endswith("/moves-storyline-data.json")
+    assert whole.history[0].status_code == 302
+    assert whole.content == content
+    assert (part.status_code, part.headers["Content-Range"], part.content) == (
+        206,
+        f"bytes 100-199/{len(content)}",
+        content[100:200],
+    )
 
 
-@pytest.mark.django_db(transaction=True)
-def test_storage_put_without_content_length_is_refused_like_s3(live_server, session):
+def test_storage_put_without_content_length_is_refused_like_s3(sandbox_server, session):
     member = testing.create_oh_member("chunky")
     access, _ = testing.issue_oh_tokens(member)
-    api = live_server.url + "/sandbox/openhumans/api/direct-sharing/project/"
     started = session.post(
-        api + "files/upload/direct/",
+        sandbox_server.url + "/api/direct-sharing/project/files/upload/direct/",
         data={
             "project_member_id": member.project_member_id,
             "filename": "c.json",
@@ -124,8 +134,14 @@ def test_storage_put_without_content_length_is_refused_like_s3(live_server, sess
     assert testing.stored_files(member, include_incomplete=True)[0].received_size is None
 
 
+def test_the_control_page_is_at_the_root(sandbox_server, session):
+    page = session.get(sandbox_server.url + "/", timeout=10)
+    assert page.status_code == 200
+    assert "<h1>Sandbox control</h1>" in page.text
+
+
 def test_point_app_at_sandbox_sets_the_three_base_urls(settings):
     testing.point_app_at_sandbox(settings, "http://localhost:8123/")
-    assert settings.MOVES_API_BASE_URL == "http://localhost:8123/sandbox/moves/api/1.1"
-    assert settings.MOVES_OAUTH_BASE_URL == "http://localhost:8123/sandbox/moves/oauth/v1"
-    assert settings.OH_BASE_URL == "http://localhost:8123/sandbox/openhumans"
+    assert settings.MOVES_API_BASE_URL == "http://localhost:8123/api/1.1"
+    assert settings.MOVES_OAUTH_BASE_URL == "http://localhost:8123/oauth/v1"
+    assert settings.OH_BASE_URL == "http://localhost:8123"
