@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+from bench.counting import COUNTS_KEY
+
 BENCH_OH_CLIENT = ("bench-oh-client", "bench-oh-secret")
 BENCH_MOVES_CLIENT = ("bench-moves-client", "bench-moves-secret")
 # Fixed so the benchmark never depends on the caller's secrets.
@@ -15,20 +17,22 @@ def bench_environment(
     """Settings for the sandbox server, the worker and the baseline alike.
 
     Both sides read RATE_LIMIT_TIME_SCALE and the same limits, so the app's
-    realms and the stand-in Moves server agree on every window.
+    realms and the stand-in Moves server agree on every window. The
+    stand-ins answer at the root of ``base_url``, so the app differs from
+    production only in its three base URLs; they count what reaches them
+    (``bench.counting``) and send no notifications (nothing listens).
     """
-    sandbox = base_url.rstrip("/") + "/sandbox"
+    sandbox = base_url.rstrip("/")
     env = dict(os.environ)
     env.update(
         {
-            "DJANGO_SETTINGS_MODULE": "demotemplate.settings",
+            "DJANGO_SETTINGS_MODULE": "bench.server_settings",
             "PYTHONUNBUFFERED": "1",
             "DEBUG": "false",
             "SECRET_KEY": "bench-secret-key",
             "TOKEN_ENCRYPTION_KEYS": BENCH_FERNET_KEY,
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SECURE_SSL_REDIRECT": "false",
-            "SANDBOX_ENABLED": "true",
             "CELERY_TASK_ALWAYS_EAGER": "false",
             "REDIS_URL": redis_url,
             "DATABASE_URL": database_url,
@@ -38,15 +42,18 @@ def bench_environment(
             "OH_CLIENT_SECRET": BENCH_OH_CLIENT[1],
             "MOVES_CLIENT_ID": BENCH_MOVES_CLIENT[0],
             "MOVES_CLIENT_SECRET": BENCH_MOVES_CLIENT[1],
-            "OH_BASE_URL": sandbox + "/openhumans",
-            "MOVES_API_BASE_URL": sandbox + "/moves/api/1.1",
-            "MOVES_OAUTH_BASE_URL": sandbox + "/moves/oauth/v1",
+            "OH_BASE_URL": sandbox,
+            "MOVES_API_BASE_URL": sandbox + "/api/1.1",
+            "MOVES_OAUTH_BASE_URL": sandbox + "/oauth/v1",
             "RATE_LIMIT_TIME_SCALE": f"{scale:g}",
             "MOVES_REQUESTS_PER_MINUTE": "60",
             "MOVES_REQUESTS_PER_HOUR": "2000",
             "SANDBOX_MOVES_REQUESTS_PER_MINUTE": "60",
             "SANDBOX_MOVES_REQUESTS_PER_HOUR": "2000",
             "SANDBOX_STORAGE_DIR": str(work_dir / "sandbox-files"),
+            "SANDBOX_REQUEST_COUNTS_KEY": COUNTS_KEY,
+            "SANDBOX_MOVES_NOTIFICATION_URL": "",
+            "SANDBOX_OH_WEBHOOK_URL": "",
             "DATA_WORK_DIR": str(work_dir / "worker"),
             "LOG_LEVEL": "WARNING",
             # whitenoise warns about the uncollected static directory in every process.

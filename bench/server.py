@@ -1,4 +1,4 @@
-"""Starting and stopping the sandbox server (gunicorn) on a free localhost port."""
+"""Starting and stopping the sandbox server (``manage.py run_sandbox``) on a free localhost port."""
 
 import contextlib
 import socket
@@ -21,28 +21,25 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def sandbox_server(port: int, env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
-    """gunicorn serving ``bench.counting:application``; stopped (by its own pid) on exit."""
+    """The stand-ins at the root of http://127.0.0.1:PORT/; stopped (by their own pid) on exit.
+
+    ``env`` is ``bench.env.bench_environment``'s: the benchmark database and
+    settings, and request counting on.
+    """
     command = [
         sys.executable,
-        "-m",
-        "gunicorn",
-        "bench.counting:application",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "2",
-        "--threads",
-        "4",
-        "--worker-class",
-        "gthread",
-        "--timeout",
-        "120",
+        "manage.py",
+        "run_sandbox",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-sender",
     ]
-    env = {**env, "DJANGO_SETTINGS_MODULE": "bench.server_settings"}
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            _wait_until_up(f"http://127.0.0.1:{port}/sandbox/", process)
+            _wait_until_up(f"http://127.0.0.1:{port}/", process)
             yield process
         finally:
             process.terminate()

@@ -1,9 +1,12 @@
-"""Settings of the benchmark's sandbox server: the project's own, serving only the sandbox.
+"""Settings of every process of a benchmark run: the project's own, with the stand-ins' models installed.
 
-The benchmark talks to nothing but the stand-in Moves and Open Humans
-servers, so their process does not need (or load) the app's views.
+The orchestrator seeds both sides (the app's members and the sandbox's
+accounts) in the one benchmark database, the worker runs the app, and
+``manage.py run_sandbox`` (which serves ``sandbox.urls`` whatever
+ROOT_URLCONF says) answers as Moves and Open Humans, counting what reaches
+it in Redis (SANDBOX_REQUEST_COUNTS_KEY, see ``bench.counting``).
 """
 
 from demotemplate.settings import *  # noqa: F403
 
-ROOT_URLCONF = "bench.server_urls"
+INSTALLED_APPS = [*INSTALLED_APPS, "sandbox"]  # noqa: F405

@@ -4,10 +4,14 @@
 
 Uses REDIS_URL when it answers, otherwise an embedded Redis under var/, and
 SQLite unless DATABASE_URL is set. The stand-in Moves and Open Humans servers
-(the sandbox) run in a second server process of the same project on PORT+1,
-so a slow stand-in never holds up the app's own request threads. They are
-reached as ``localhost`` while the app is ``127.0.0.1``: browsers keep
-cookies per host name, so the two never share a session cookie.
+(the sandbox) run as their own process with their own settings and database
+(``manage.py run_sandbox``, SANDBOX_DATABASE_URL or var/sandbox.sqlite3) at
+the root of http://localhost:PORT+1/, so the app is configured exactly as in
+production but for its three base URLs, and a slow stand-in never holds up
+the app's request threads. They are reached as ``localhost`` while the app
+is ``127.0.0.1``: browsers keep cookies per host name, so the two never
+share a session cookie. The stand-ins send Moves notifications and Open
+Humans' deauthorisation webhook to the app.
 """
 
 import contextlib
@@ -23,6 +27,7 @@ from scripts.local_redis import embedded_redis, redis_answers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+SANDBOX_SETTINGS = "sandbox.settings"
 
 # Demo values the caller's environment may override.
 DEMO_DEFAULTS = {
@@ -42,7 +47,7 @@ DEMO_DEFAULTS = {
 def demo_environment(port: int, redis_url: str) -> dict[str, str]:
     """The environment every process of a local run gets."""
     app = f"http://127.0.0.1:{port}"
-    sandbox = f"http://localhost:{port + 1}/sandbox"
+    sandbox = f"http://localhost:{port + 1}"
     env = {**DEMO_DEFAULTS, **os.environ}
     # These wire the processes together, so they win over the caller's values.
     env.update(
@@ -50,7 +55,6 @@ def demo_environment(port: int, redis_url: str) -> dict[str, str]:
             "DJANGO_SETTINGS_MODULE": "demotemplate.settings",
             "PYTHONUNBUFFERED": "1",
             "DEBUG": "true",
-            "SANDBOX_ENABLED": "true",
             "CELERY_TASK_ALWAYS_EAGER": "false",
             "SECURE_SSL_REDIRECT": "false",
             "SESSION_COOKIE_SECURE": "false",
@@ -60,9 +64,11 @@ def demo_environment(port: int, redis_url: str) -> dict[str, str]:
             "APP_BASE_URL": app,
             "OH_REDIRECT_URI": f"{app}/complete/",
             "MOVES_REDIRECT_URI": f"{app}/moves_complete/",
-            "OH_BASE_URL": f"{sandbox}/openhumans",
-            "MOVES_API_BASE_URL": f"{sandbox}/moves/api/1.1",
-            "MOVES_OAUTH_BASE_URL": f"{sandbox}/moves/oauth/v1",
+            "OH_BASE_URL": sandbox,
+            "MOVES_API_BASE_URL": f"{sandbox}/api/1.1",
+            "MOVES_OAUTH_BASE_URL": f"{sandbox}/oauth/v1",
+            "SANDBOX_MOVES_NOTIFICATION_URL": f"{app}/webhooks/moves/storyline/",
+            "SANDBOX_OH_WEBHOOK_URL": f"{app}/webhooks/open-humans/deauthorize/",
         }
     )
     return env
@@ -86,7 +92,7 @@ def processes(port: int) -> dict[str, str]:
     manage = f"{PYTHON} manage.py"
     return {
         "web": f"{manage} runserver 127.0.0.1:{port} --noreload",
-        "sandbox": f"{manage} runserver 127.0.0.1:{port + 1} --noreload",
+        "sandbox": f"{manage} run_sandbox --settings {SANDBOX_SETTINGS} --host 127.0.0.1 --port {port + 1}",
         "worker": f"{PYTHON} -m celery -A datauploader worker --loglevel=info --concurrency=2 --pool=prefork",
     }
 
@@ -95,7 +101,7 @@ def banner(port: int) -> str:
     return (
         "\n"
         f"  Open http://127.0.0.1:{port}/ and sign in: the stand-in Open Humans and Moves\n"
-        f"  (http://localhost:{port + 1}/sandbox/) ask you to approve, then the worker\n"
+        f"  (http://localhost:{port + 1}/) ask you to approve, then the worker\n"
         "  fetches the sandbox history and the dashboard shows the file as it grows.\n"
         "  Press Ctrl-C to stop everything.\n"
     )
@@ -105,11 +111,14 @@ def main() -> int:
     port = int(os.environ.get("PORT", "8000"))
     with local_redis() as redis_url:
         env = demo_environment(port, redis_url)
-        migrate = subprocess.run(  # noqa: S603 - a fixed command
-            [PYTHON, "manage.py", "migrate", "--noinput"], cwd=BASE_DIR, env=env
-        )
-        if migrate.returncode:
-            return migrate.returncode
+        for settings_module in ("demotemplate.settings", SANDBOX_SETTINGS):
+            migrate = subprocess.run(  # noqa: S603 - a fixed command
+                [PYTHON, "manage.py", "migrate", "--noinput", "--settings", settings_module],
+                cwd=BASE_DIR,
+                env=env,
+            )
+            if migrate.returncode:
+                return migrate.returncode
         print(banner(port), flush=True)
         # honcho starts each process in its own process group, stops them all
         # on SIGINT/SIGTERM or when one exits (SIGKILL after 5 s) and waits.
