@@ -76,7 +76,11 @@ def check(
     status = response.status_code
     if status in expected:
         return response
-    excerpt = body_excerpt(response) if quote_errors else "(body not shown)"
+    if quote_errors:
+        excerpt = body_excerpt(response)
+    else:
+        excerpt = "(body not shown)"
+        response.close()
     if status == 429:
         raise RateLimited(service, time.time() + retry_after_seconds(response.headers.get("Retry-After")))
     if status == 401:

@@ -208,10 +208,10 @@ class MovesQuota:
         minute = self.certain_minute(now)
         if minute is None or amount <= 0:
             return None
-        if not self.client.exists(self._known_key):
-            amount = 1
         moment = self.minute.start(minute) + self.minute.length / 2
-        taken = self.counter.take(self.windows, moment, amount, partial=True)
+        # Unknown counts: one request a minute until an answer says the rest.
+        limits = None if self.client.exists(self._known_key) else [1, self.hour.limit]
+        taken = self.counter.take(self.windows, moment, amount, partial=True, limits=limits)
         if taken.granted <= 0:
             return None
         return Batch(minute=minute, size=taken.granted)
@@ -240,7 +240,9 @@ class MovesQuota:
         moment = self.minute.start(minute) + self.minute.length / 2
         minute_used, hour_used = self.counter.used(self.windows, moment)
         free = max(0, min(self.minute.limit - minute_used, self.hour.limit - hour_used))
-        return free if self.client.exists(self._known_key) else min(free, 1)
+        if self.client.exists(self._known_key):
+            return free
+        return min(free, 1) if minute_used == 0 else 0
 
     def usage(self, now: float | None = None) -> Usage:
         _, latest = self.server_time_bounds(now)

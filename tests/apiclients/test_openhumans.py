@@ -572,3 +572,19 @@ def test_every_call_has_timeouts_and_keeps_tokens_out_of_urls(
         None,
         None,
     ]
+
+
+def test_upload_completed_with_another_size_than_sent_is_malformed(canned_oh, canned, data_file):
+    created: list[int] = []
+    canned.answers += [
+        Answer(201, '{"id": 40332, "url": "https://storage.example.org/40332?Signature=fake"}'),
+        Answer(200),
+        Answer(200, '{"status": "ok", "size": 1}'),
+    ]
+
+    with pytest.raises(MalformedResponse) as caught:
+        canned_oh.upload(TOKEN, "23456789", data_file, FILE_NAME, METADATA, on_created=created.append)
+
+    assert caught.value.message == f"upload completed with 1 bytes of {data_file.stat().st_size}"
+    # Named before its bytes went out, so the next run can delete it.
+    assert created == [40332]

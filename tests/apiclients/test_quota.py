@@ -505,3 +505,11 @@ def test_seconds_until_and_ceil_seconds():
     assert seconds_until(T0 + 12.5, now=T0) == 12.5
     assert seconds_until(T0 - 5, now=T0) == 0.0
     assert [ceil_seconds(value) for value in (0.0, 0.2, 1.0, 1.01, 59.5)] == [1, 1, 1, 2, 60]
+
+
+def test_before_the_server_told_its_counts_a_window_holds_one_request_in_all(quota):
+    now = 1_700_000_030.0
+    first = quota.reserve(5, now=now)
+    assert first is not None and first.size == 1
+    assert quota.reserve(5, now=now) is None
+    assert quota.free(now=now) == 0

@@ -114,6 +114,12 @@ def week_answer(days: list[str]) -> list[dict[str, Any]]:
     return answer
 
 
+def expected_file() -> bytes:
+    """The file every day answered makes: the days exactly as sent, in date order, as one JSON list."""
+    days = week_answer(W24) + week_answer(W25)
+    return b"[" + b",".join(json.dumps(day, separators=(",", ":")).encode() for day in days) + b"]"
+
+
 def moves_headers(remaining: int) -> dict[str, list[str]]:
     return {
         "Content-Type": ["application/json; charset=utf-8"],
@@ -260,7 +266,7 @@ def cassette(path: Path, exchange_member: dict[str, Any], with_project: bool) ->
             "POST",
             f"{OH}/api/direct-sharing/project/files/upload/complete/",
             200,
-            {"status": "ok", "size": 1},
+            {"status": "ok", "size": len(expected_file())},
             json_headers(),
         ),
     ]
@@ -317,7 +323,7 @@ def check_uploaded_every_day_answered(played: Any, uploads: list[bytes]) -> None
         for number, (request, _) in enumerate(played.data)
     }
     assert plays[f"{OH}/api/direct-sharing/project/files/upload/direct/"] == 1
-    assert len(uploads) == 1
+    assert uploads == [expected_file()]
     days = json.loads(uploads[0])
     assert [day["date"] for day in days] == W24 + W25
     assert days == week_answer(W24) + week_answer(W25)
