@@ -307,6 +307,7 @@ class Fault(models.Model):
         MOVES_DAILY = "moves.daily"
         OH_AUTHORIZE = "oh.authorize"
         OH_TOKEN = "oh.token"  # noqa: S105 - an endpoint name
+        OH_PROJECT = "oh.project"
         OH_EXCHANGE_MEMBER = "oh.exchange_member"
         OH_UPLOAD_DIRECT = "oh.upload_direct"
         OH_STORAGE_PUT = "oh.storage_put"

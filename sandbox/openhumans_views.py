@@ -284,6 +284,37 @@ def _file_json(request: HttpRequest, file: SandboxFile) -> dict:
     }
 
 
+@oh_api("GET", fault="oh.project")
+def project(request: HttpRequest, member: SandboxOHMember) -> HttpResponse:
+    """The project the token belongs to (ProjectDataView), with the fields its serializer names."""
+    return api_reply(
+        {
+            "active": True,
+            "approved": True,
+            "authorized_members": SandboxOHMember.objects.filter(active=True).count(),
+            "badge_image": None,
+            "contact_email": "moves-uploader@example.org",
+            "id": PROJECT_ID,
+            "id_label": SOURCE,
+            "info_url": "",
+            "is_academic_or_nonprofit": True,
+            "is_study": False,
+            "leader": "Sandbox",
+            "long_description": "Copies your Moves history into your Open Humans account.",
+            "name": "Moves uploader (sandbox)",
+            "organization": "",
+            "registered_datatypes": [],
+            "requested_sources": {},
+            "request_sources_access": [],
+            "request_username_access": True,
+            "returned_data_description": "Moves storyline data",
+            "short_description": "Moves history in Open Humans",
+            "slug": "moves-uploader-sandbox",
+            "type": "oauth2",
+        }
+    )
+
+
 @oh_api("GET", fault="oh.exchange_member")
 def exchange_member(request: HttpRequest, member: SandboxOHMember) -> HttpResponse:
     limit, offset = _page_numbers(request)
@@ -428,8 +459,9 @@ def delete(request: HttpRequest, member: SandboxOHMember) -> HttpResponse:
         return api_reply({"missing_field": ONE_OF}, 400)
     if len(chosen) > 1:
         return api_reply({"too_many": ONE_OF}, 400)
-    # Only this project's completed files: another source's file id deletes nothing.
-    files = SandboxFile.objects.filter(member=member, source=SOURCE, completed_at__isnull=False)
+    # This project's files, completed or not (ProjectFileDeleteView filters by
+    # project and member only): another source's file id deletes nothing.
+    files = SandboxFile.objects.filter(member=member, source=SOURCE)
     if file_id:
         files = files.filter(pk=file_id)
     elif basename:

@@ -46,6 +46,7 @@ urlpatterns = [
         name="oh-authorize",
     ),
     path("oauth2/token/", served(openhumans_views.token), name="oh-token"),
+    path(OH_API, served(openhumans_views.project), name="oh-project"),
     path(OH_API + "exchange-member/", served(openhumans_views.exchange_member), name="oh-exchange-member"),
     path(OH_API + "files/upload/", served(openhumans_views.upload), name="oh-upload"),
     path(OH_API + "files/upload/direct/", served(openhumans_views.upload_direct), name="oh-upload-direct"),

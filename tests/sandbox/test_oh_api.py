@@ -416,11 +416,19 @@ def test_delete_by_basename_removes_every_file_of_that_name(client, oh_member, o
 
 
 @pytest.mark.django_db
-def test_delete_all_files_leaves_incomplete_ones(client, oh_member, oh_access):
+def test_delete_all_files_takes_incomplete_ones_too(client, oh_member, oh_access):
+    # ProjectFileDeleteView filters by project and member only, completed or not.
     ids = [upload(client, oh_member, oh_access) for _ in range(2)]
-    start_upload(client, oh_member, oh_access)
+    ids.append(start_upload(client, oh_member, oh_access).json()["id"])
     assert client.post(DELETE, {"all_files": "True"}, **auth(oh_access)).json() == {"ids": ids}
-    assert len(testing.stored_files(oh_member, include_incomplete=True)) == 1
+    assert testing.stored_files(oh_member, include_incomplete=True) == []
+
+
+@pytest.mark.django_db
+def test_delete_by_id_takes_an_upload_never_completed(client, oh_member, oh_access):
+    pending = start_upload(client, oh_member, oh_access).json()["id"]
+    assert client.post(DELETE, {"file_id": pending}, **auth(oh_access)).json() == {"ids": [pending]}
+    assert testing.stored_files(oh_member, include_incomplete=True) == []
 
 
 @pytest.mark.django_db
