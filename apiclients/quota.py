@@ -27,8 +27,10 @@ from apiclients.windows import Window, WindowCounter
 # poor quartz), so old observations never pin a drifted clock.
 CLOCK_DRIFT = 1e-5
 CLOCK_TTL_SECONDS = 24 * 3600
-# Before the first Date header, assume our clock is right to within this.
-UNKNOWN_OFFSET_SECONDS = 1.0
+# Both clocks are assumed right to within this (NTP keeps servers far closer)
+# until Date headers prove otherwise; a whole second, the Date header's own
+# resolution, would waste a second of every window.
+ASSUMED_ACCURACY_SECONDS = 0.1
 
 # KEYS[1]: the bounds hash. ARGV: lo, hi, now, drift, ttl. Narrows the known
 # offset (server minus local) to what every observation allows; an
@@ -67,9 +69,10 @@ class ServerClock:
     live in Redis, shared by every worker.
     """
 
-    def __init__(self, client: redis.Redis, key: str) -> None:
+    def __init__(self, client: redis.Redis, key: str, accuracy: float = ASSUMED_ACCURACY_SECONDS) -> None:
         self.client = client
         self.key = key
+        self.accuracy = accuracy
         self._observe = client.register_script(_OBSERVE)
 
     def observe(self, date_header: str | None, sent_at: float, received_at: float) -> None:
@@ -82,14 +85,22 @@ class ServerClock:
         )
 
     def offset_bounds(self, now: float | None = None) -> tuple[float, float]:
-        """(lowest, highest) offset the server's clock may have from ours, in seconds."""
+        """(lowest, highest) offset the server's clock may have from ours, in seconds.
+
+        While every ``Date`` header seen agrees with our clock being right,
+        the assumed accuracy bounds it; once they prove the server's clock
+        off, what they allow is all that is known.
+        """
         now = time.time() if now is None else now
         values = self.client.hmget(self.key, ["lo", "hi", "at"])
         if values[0] is None:
-            return -UNKNOWN_OFFSET_SECONDS, UNKNOWN_OFFSET_SECONDS
+            return -self.accuracy, self.accuracy
         lo, hi, at = (float(value or 0) for value in values)
         widen = max(0.0, now - at) * CLOCK_DRIFT
-        return lo - widen, hi + widen
+        lo, hi = lo - widen, hi + widen
+        if lo <= 0 <= hi:
+            return max(lo, -self.accuracy), min(hi, self.accuracy)
+        return lo, hi
 
 
 def parse_http_date(value: str | None) -> float | None:

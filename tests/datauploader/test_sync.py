@@ -1,0 +1,169 @@
+"""process_moves against the stand-in Moves and Open Humans, served on their own origin.
+
+Runs happen inline (eager tasks) whenever the dispatcher hands out quota, so
+each test drives the dispatcher until the member wants nothing more.
+"""
+
+from datetime import date, timedelta
+
+import pytest
+
+from core.days import HAS_DATA, calendar
+from core.models import MovesMember, RecentDay
+from sandbox import testing
+from tests.datauploader.conftest import settle
+
+
+def test_a_new_member_gets_their_whole_history_as_one_file(connect):
+    person = connect(days=70)
+    member = settle(person.member)
+    assert member.status == MovesMember.Status.CURRENT
+    assert person.file_days() == person.moves_days()
+    assert (member.days_held, member.last_updated is not None, member.weeks_done) == (
+        len(person.moves_days()),
+        True,
+        member.weeks_total,
+    )
+    held = sum(1 for year in calendar(member).values() for fact in year if fact.state == HAS_DATA)
+    assert held == sum(1 for day in person.moves_days() if day.get("segments"))
+    assert RecentDay.objects.filter(moves_member=member).count() > 0
+
+
+def test_the_first_batch_brings_the_latest_weeks_first(connect, settings):
+    person = connect(days=200)
+    from datauploader.dispatch import Dispatcher
+
+    # Only the first batch: profile, current and previous week.
+    settings.MOVES_REQUESTS_PER_MINUTE = 4
+    Dispatcher().dispatch()
+    member = person.refresh()
+    assert member.file_id is not None
+    today = date.today()
+    days = [day["date"] for day in person.file_days()]
+    assert days[-1] >= (today - timedelta(days=1)).strftime("%Y%m%d")
+    assert len(days) <= 14
+    assert member.status == MovesMember.Status.BACKFILLING
+
+
+def test_an_update_fetches_the_recent_weeks_again_and_keeps_newer_copies(connect):
+    person = connect(days=40)
+    member = settle(person.member)
+    edited_day = date.today() - timedelta(days=8)
+    testing.edit_day(person.user, edited_day)
+    member.claim_manual_update()
+    member = settle(member)
+    assert person.file_days() == person.moves_days()
+    assert member.status == MovesMember.Status.CURRENT
+
+
+def test_a_notified_week_months_back_is_fetched_again(connect):
+    person = connect(days=200)
+    member = settle(person.member)
+    edited_day = date.today() - timedelta(days=90)
+    testing.edit_day(person.user, edited_day)
+    with testing.capture_deliveries() as captured:
+        testing.flush_notifications()
+    assert len(captured.posts) == 1
+    from django.test import Client
+
+    url, body, headers = captured.posts[0]
+    answer = Client().post(
+        "/webhooks/moves/storyline/",
+        data=body,
+        content_type="application/json",
+        headers={name: value for name, value in headers.items() if name.lower().startswith("x-moves")},
+    )
+    assert answer.status_code == 200
+    member = settle(member)
+    assert person.file_days() == person.moves_days()
+
+
+def test_a_rate_limited_answer_waits_for_the_window_and_loses_nothing(connect):
+    person = connect(days=70)
+    testing.add_fault("moves.storyline", status=429, count=1)
+    member = settle(person.member)
+    assert member.status == MovesMember.Status.CURRENT
+    assert person.file_days() == person.moves_days()
+
+
+def test_moves_failing_makes_the_member_retry_with_the_service_named(connect):
+    person = connect(days=70)
+    testing.add_fault("moves.storyline", status=503, count=1)
+    from datauploader.dispatch import Dispatcher
+
+    Dispatcher().dispatch()
+    member = person.refresh()
+    assert (member.status, member.error_service, member.failures) == (MovesMember.Status.RETRYING, "Moves", 1)
+    assert member.last_error == "Moves is not answering right now."
+    assert member.not_before is not None
+
+
+def test_open_humans_refusing_the_upload_is_retried_and_ends_with_one_file(connect, settings):
+    settings.RETRY_BACKOFF_SECONDS = 0
+    person = connect(days=30)
+    testing.add_fault("oh.upload_complete", status=500, count=1)
+    member = settle(person.member)
+    assert member.status == MovesMember.Status.CURRENT
+    assert person.file_days() == person.moves_days()
+    assert len(testing.stored_files(person.oh, include_incomplete=True)) == 1
+
+
+def test_a_revoked_moves_token_asks_the_member_to_reconnect_once(connect):
+    person = connect(days=30)
+    testing.revoke_moves_tokens(person.user)
+    from datauploader.dispatch import Dispatcher
+
+    Dispatcher().dispatch()
+    member = person.refresh()
+    assert (member.status, member.error_service) == (MovesMember.Status.NEEDS_RECONNECT, "Moves")
+    assert [message.subject for message in testing.messages_for(person.oh)] == ["Please reconnect Moves"]
+
+
+def test_another_projects_file_of_the_same_name_is_never_touched(connect):
+    person = connect(days=30)
+    foreign = testing.share_other_source(person.oh)
+    member = settle(person.member)
+    assert member.status == MovesMember.Status.CURRENT
+    foreign.refresh_from_db()
+    assert foreign.completed_at is not None
+    assert person.file_days() == person.moves_days()
+
+
+def test_a_lost_local_copy_is_rebuilt_from_open_humans_without_uploading_again(connect, work_dir):
+    import shutil
+
+    person = connect(days=40)
+    member = settle(person.member)
+    uploaded = member.uploaded_at
+    shutil.rmtree(work_dir)
+    member.claim_manual_update()
+    member = settle(member)
+    assert person.file_days() == person.moves_days()
+    assert member.uploaded_at == uploaded
+
+
+def test_a_damaged_local_copy_is_rebuilt(connect, work_dir):
+    person = connect(days=40)
+    member = settle(person.member)
+    week = next((work_dir / member.member.oh_id / "weeks").glob("*.days"))
+    week.write_bytes(week.read_bytes()[:-20])
+    member.claim_manual_update()
+    member = settle(member)
+    assert person.file_days() == person.moves_days()
+
+
+def test_a_member_who_travels_is_read_again_in_their_new_zone(connect):
+    person = connect(days=30, time_zone="America/Los_Angeles")
+    member = settle(person.member)
+    assert member.time_zone == "America/Los_Angeles"
+    testing.change_time_zone(person.user, "Asia/Tokyo")
+    member.claim_manual_update()
+    member = settle(member)
+    assert member.time_zone == "Asia/Tokyo"
+
+
+@pytest.mark.parametrize("days", [1, 3])
+def test_a_history_younger_than_two_weeks_needs_no_backfill(connect, days):
+    person = connect(days=days)
+    member = settle(person.member)
+    assert (member.status, person.file_days()) == (MovesMember.Status.CURRENT, person.moves_days())
