@@ -67,6 +67,7 @@ def test_a_notified_week_months_back_is_fetched_again(connect):
     from django.test import Client
 
     url, body, headers = captured.posts[0]
+    assert url.endswith("/webhooks/moves/storyline/")
     answer = Client().post(
         "/webhooks/moves/storyline/",
         data=body,
