@@ -12,6 +12,7 @@ from urllib.parse import urljoin, urlsplit
 import dj_database_url
 import django_stubs_ext
 import xstatic.pkg.leaflet
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from demotemplate.env import env_bool, env_float, env_int, env_list, env_str
