@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
@@ -240,28 +240,35 @@ class MovesMember(OAuthTokens):
         account is not the one whose history the member already holds: two
         people's days must never end up in one file.
         """
-        moves, _ = cls.objects.select_for_update().get_or_create(member=oh_member)
-        held = moves.moves_id
-        if held is not None and grant.user_id is not None and held != grant.user_id:
-            raise DifferentMovesAccount(held)
-        moves.set_tokens(grant)
-        if grant.user_id is not None:
-            moves.moves_id = grant.user_id
-        fresh = moves.file_id is None and moves.backfill_next is None
-        complete = not fresh and moves.weeks_total > 0 and moves.weeks_done >= moves.weeks_total
-        moves.status = cls.Status.NEW if fresh else cls.Status.CURRENT if complete else cls.Status.BACKFILLING
-        moves.error_service = ""
-        moves.last_error = ""
-        moves.last_error_at = None
-        moves.failures = 0
-        moves.reconnect_notified = False
-        moves.not_before = None
-        moves.next_batch_at = None
-        moves.sync_wanted_since = moves.sync_wanted_since or timezone.now()
-        moves.sync_priority = Priority.FIRST if fresh else Priority.UPDATE if complete else Priority.BACKFILL
-        moves.requests_wanted = max(moves.requests_wanted, FIRST_BATCH_REQUESTS)
-        moves.update_requested_at = timezone.now()
-        moves.save()
+        # The row lock is held to the end of this transaction: two callbacks
+        # of one member cannot interleave, whatever transaction the caller has.
+        with transaction.atomic():
+            moves, _ = cls.objects.select_for_update().get_or_create(member=oh_member)
+            held = moves.moves_id
+            if held is not None and grant.user_id is not None and held != grant.user_id:
+                raise DifferentMovesAccount(held)
+            moves.set_tokens(grant)
+            if grant.user_id is not None:
+                moves.moves_id = grant.user_id
+            fresh = moves.file_id is None and moves.backfill_next is None
+            complete = not fresh and moves.weeks_total > 0 and moves.weeks_done >= moves.weeks_total
+            moves.status = (
+                cls.Status.NEW if fresh else cls.Status.CURRENT if complete else cls.Status.BACKFILLING
+            )
+            moves.error_service = ""
+            moves.last_error = ""
+            moves.last_error_at = None
+            moves.failures = 0
+            moves.reconnect_notified = False
+            moves.not_before = None
+            moves.next_batch_at = None
+            moves.sync_wanted_since = moves.sync_wanted_since or timezone.now()
+            moves.sync_priority = (
+                Priority.FIRST if fresh else Priority.UPDATE if complete else Priority.BACKFILL
+            )
+            moves.requests_wanted = max(moves.requests_wanted, FIRST_BATCH_REQUESTS)
+            moves.update_requested_at = timezone.now()
+            moves.save()
         return moves
 
     def require_reconnect(self, service: str, message: str, lease: str | None = None) -> bool:
