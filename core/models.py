@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, When
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
@@ -92,7 +92,13 @@ class MovesMemberQuerySet(models.QuerySet["MovesMember"]):
             sweep_from=F("first_date"),
             sweep_since=Coalesce(F("last_sweep_at"), F("created")),
             sync_wanted_since=Coalesce(F("sync_wanted_since"), models.Value(now)),
-            sync_priority=Least(F("sync_priority"), models.Value(Priority.SWEEP)),
+            # A member who was not waiting queues the sweep at its own priority (last);
+            # the priority left from their last sync must not carry over.
+            sync_priority=Case(
+                When(sync_wanted_since__isnull=True, then=models.Value(Priority.SWEEP)),
+                default=Least(F("sync_priority"), models.Value(Priority.SWEEP)),
+                output_field=models.PositiveSmallIntegerField(),
+            ),
             requests_wanted=Greatest(F("requests_wanted"), models.Value(1)),
             updated=now,
         )
