@@ -9,9 +9,9 @@
   not the documented shape, the database, Redis or the disk failing): the
   run records the failure with the service in plain words, and the
   dispatcher gives the member no batch before ``now + backoff(n)``: 30 s,
-  1, 2, 4 and 8 minutes for failures 1 to 5. The member is shown
+  1, 2 and 4 minutes for failures 1 to 4. The member is shown
   "trying again" with that time from the first failure on.
-- After ``RETRY_MAX_FAILURES`` failures in a row, or at once for a permanent
+- At the ``RETRY_MAX_FAILURES``-th (5th) failure in a row, or at once for a permanent
   failure (a 4xx other than 401 and 429), the member is "failing": tried
   again every ``FAILING_RETRY_SECONDS`` (6 hours) by itself, and at any
   time by *Try again now*.
