@@ -17,6 +17,7 @@ from django.contrib.auth import login, logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils.timesince import timeuntil
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -31,7 +32,7 @@ from core.daydetail import DayNotHeld, day_detail
 from core.models import DifferentMovesAccount, MovesMember
 from core.source import own_source
 from core.updates import Asked, ask_for_update
-from main import dashboard, oauth_state, webhooks
+from main import dashboard, history, oauth_state, webhooks
 from open_humans.models import OpenHumansMember
 
 logger = logging.getLogger(__name__)
@@ -180,19 +181,34 @@ def complete_moves(request: HttpRequest, member: OpenHumansMember) -> HttpRespon
     return redirect("dashboard")
 
 
+# The session remembers that this browser disconnected Moves, so the
+# dashboard can say "Disconnected" rather than "Not connected yet".
+DISCONNECTED_KEY = "moves_disconnected"
+
+
+def _cards_context(request: HttpRequest, board: dashboard.Dashboard) -> dict[str, Any]:
+    return {"board": board, "moves": board.moves, "file_name": settings.MOVES_FILE_NAME}
+
+
 @require_safe
 @never_cache
 @member_required
 def dashboard_page(request: HttpRequest, member: OpenHumansMember) -> HttpResponse:
-    board = dashboard.build_dashboard(member, request.GET.get("day"))
+    disconnected = bool(request.session.get(DISCONNECTED_KEY))
+    board = dashboard.build_dashboard(member, request.GET.get("day"), disconnected)
+    if board.moves is not None and disconnected:
+        del request.session[DISCONNECTED_KEY]
+    payload = dashboard.status_payload(board)
     return render(
         request,
         "main/dashboard.html",
         {
-            "board": board,
-            "moves": board.moves,
-            "file_name": settings.MOVES_FILE_NAME,
+            **_cards_context(request, board),
             "activity_page": settings.OH_ACTIVITY_PAGE,
+            "tile_url": settings.MAP_TILE_URL,
+            "tile_attribution": settings.MAP_TILE_ATTRIBUTION,
+            "history_version": payload["history_version"],
+            "poll_seconds": payload["poll_seconds"],
         },
     )
 
@@ -201,29 +217,62 @@ def dashboard_page(request: HttpRequest, member: OpenHumansMember) -> HttpRespon
 @never_cache
 @member_required
 def dashboard_status(request: HttpRequest, member: OpenHumansMember) -> JsonResponse:
-    return JsonResponse(dashboard.status_payload(member))
+    """What the page polls for: the facts, and the live cards rendered by the page's own templates."""
+    board = dashboard.light_dashboard(member, bool(request.session.get(DISCONNECTED_KEY)))
+    context = _cards_context(request, board)
+    payload = dashboard.status_payload(board)
+    payload["cards"] = {
+        "now": render_to_string("main/parts/now.html", context, request),
+        "connections": render_to_string("main/parts/connections.html", context, request),
+        "file": render_to_string("main/parts/file.html", context, request) if board.file else "",
+    }
+    return JsonResponse(payload)
+
+
+@require_GET
+@never_cache
+@member_required
+def dashboard_history(request: HttpRequest, member: OpenHumansMember) -> JsonResponse:
+    """The calendar and the chart again, for a page whose history grew while it was open."""
+    selected = request.GET.get("day")
+    board = dashboard.build_dashboard(member, selected)
+    context = {**_cards_context(request, board), "selected": board.day.selected if board.day else None}
+    return JsonResponse(
+        {
+            "history_version": dashboard.history_version(board.moves),
+            "has_day": board.day is not None,
+            "calendar": render_to_string("main/parts/calendar.html", context, request),
+            "chart": render_to_string("main/parts/chart.html", context, request) if board.chart else "",
+        }
+    )
 
 
 @require_GET
 @never_cache
 @member_required
 def dashboard_day(request: HttpRequest, member: OpenHumansMember, day: str) -> JsonResponse:
-    """One day's places and tracks, for the map; any day of the history."""
+    """One day's places, trips and timeline, for the map; any day of the history.
+
+    A recent day comes from the database; an older one is read from the
+    member's file on Open Humans by byte range (``core.daydetail``).
+    """
     moves = MovesMember.objects.filter(member=member).first()
     try:
         wanted = date.fromisoformat(day)
     except ValueError:
-        return JsonResponse({"error": "not a date"}, status=400)
+        return JsonResponse({"error": "That is not a date."}, status=400)
     if moves is None:
-        return JsonResponse({"error": "Moves is not connected"}, status=404)
+        return JsonResponse({"error": "Moves is not connected."}, status=404)
     try:
         detail = day_detail(moves, wanted)
     except DayNotHeld:
-        return JsonResponse({"error": "This day is not in your file."}, status=404)
+        return JsonResponse({"error": "This day is not in your file (yet)."}, status=404)
     except UpstreamError as exc:
         logger.warning("Day %s of member %s could not be read: %s", wanted, member.oh_id, exc)
         return JsonResponse({"error": accounts.plain_reason(exc)}, status=502)
-    return JsonResponse(dashboard.day_payload(wanted, detail))
+    payload = history.day_payload(wanted, detail)
+    payload["summary_html"] = render_to_string("main/parts/day_summary.html", {"day": payload}, request)
+    return JsonResponse(payload)
 
 
 @require_POST
@@ -234,7 +283,9 @@ def update_data(request: HttpRequest, member: OpenHumansMember) -> HttpResponse:
     if asked is Asked.NOT_CONNECTED:
         messages.error(request, "Connect Moves first; there is nothing to update yet.")
     elif asked is Asked.ALREADY_UNDER_WAY:
-        messages.info(request, "An update is already under way; nothing more was asked for.")
+        messages.info(
+            request, "Already updating: nothing more was asked for, and your hourly update was not used."
+        )
     elif asked is Asked.RETRYING_NOW:
         messages.success(request, "We try again now. New data appears here when it is done.")
     elif asked is Asked.UPDATE_QUEUED:
@@ -260,6 +311,7 @@ def remove_moves(request: HttpRequest, member: OpenHumansMember) -> HttpResponse
             request, "main/remove_moves.html", {"moves": moves, "file_name": settings.MOVES_FILE_NAME}
         )
     result = accounts.disconnect_moves(member)
+    request.session[DISCONNECTED_KEY] = True
     if result.file_error:
         return render(
             request,
@@ -295,8 +347,14 @@ def download(request: HttpRequest, member: OpenHumansMember) -> HttpResponse:
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
     logout(request)
-    messages.success(request, "You are logged out. Your data on Open Humans stays as it is.")
-    return redirect("index")
+    return redirect("logged_out")
+
+
+@require_safe
+def logged_out(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("dashboard")
+    return render(request, "main/logged_out.html")
 
 
 @csrf_exempt
