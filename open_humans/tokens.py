@@ -37,7 +37,7 @@ class OAuthTokens(models.Model):
         raise NotImplementedError
 
     def refresh_refused(self) -> None:
-        """Called (inside the lock) when the upstream refused our refresh token."""
+        """Called when the upstream refused our refresh token (after the lock's transaction ended)."""
 
     # --- Behaviour -------------------------------------------------------------
 
@@ -63,22 +63,23 @@ class OAuthTokens(models.Model):
         """
         if self.token_is_fresh():
             return str(self.access_token)
-        with transaction.atomic():
-            locked = type(self)._default_manager.select_for_update().get(pk=self.pk)
-            if not locked.token_is_fresh():
-                if not locked.refresh_token:
-                    raise InvalidGrant(self.token_service(), "no refresh token stored", None)
-                try:
+        try:
+            with transaction.atomic():
+                locked = type(self)._default_manager.select_for_update().get(pk=self.pk)
+                if not locked.token_is_fresh():
+                    if not locked.refresh_token:
+                        raise InvalidGrant(self.token_service(), "no refresh token stored", None)
                     grant = self.token_client().refresh(locked.refresh_token)
-                except InvalidGrant:
-                    self.refresh_refused()
-                    raise
-                locked.set_tokens(grant)
-                type(self)._default_manager.filter(pk=self.pk).update(
-                    access_token=locked.access_token,
-                    refresh_token=locked.refresh_token,
-                    token_expires=locked.token_expires,
-                )
+                    locked.set_tokens(grant)
+                    type(self)._default_manager.filter(pk=self.pk).update(
+                        access_token=locked.access_token,
+                        refresh_token=locked.refresh_token,
+                        token_expires=locked.token_expires,
+                    )
+        except InvalidGrant:
+            # Recorded once the transaction is over: its rollback would undo the record.
+            self.refresh_refused()
+            raise
         for name in TOKEN_FIELDS:
             setattr(self, name, getattr(locked, name))
         return str(self.access_token)
