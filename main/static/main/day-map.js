@@ -70,10 +70,16 @@
       drawn.addLayer(line);
       bounds.extend(line.getBounds());
     });
-    data.places.forEach(function (place, index) {
+    var marked = [];
+    data.places.forEach(function (place) {
+      // A place visited twice (home in the morning and at night) is marked once.
+      var point = L.latLng(place.lat, place.lon);
+      var seen = marked.some(function (other) { return other.name === place.name && other.point.distanceTo(point) < 50; });
+      if (seen) { return; }
       // Alternate sides, so that the names of places close together overlap less.
-      drawn.addLayer(dot([place.lat, place.lon], "place", place.name, index % 2 ? "left" : "right"));
-      bounds.extend([place.lat, place.lon]);
+      drawn.addLayer(dot(point, "place", place.name, marked.length % 2 ? "left" : "right"));
+      marked.push({ name: place.name, point: point });
+      bounds.extend(point);
     });
     // A round trip starts and ends at one spot: one mark says both.
     var roundTrip = data.start && data.end && map.distance(data.start, data.end) < 150;
