@@ -164,13 +164,14 @@ class MovesQuota:
         time_scale: float = 1.0,
         safety_threshold: int = 1,
         prefix: str = "quota:moves",
+        clock_accuracy: float = ASSUMED_ACCURACY_SECONDS,
     ) -> None:
         self.client = client
         self.minute = Window("minute", 60 / time_scale, max(1, per_minute - safety_threshold))
         self.hour = Window("hour", 3600 / time_scale, max(1, per_hour - safety_threshold))
         self.windows = (self.minute, self.hour)
         self.counter = WindowCounter(client, prefix)
-        self.clock = ServerClock(client, f"{prefix}:clock")
+        self.clock = ServerClock(client, f"{prefix}:clock", clock_accuracy)
         # A request takes a moment to reach the server; scaled with the windows.
         self.margin = 0.25 / time_scale
         # Set while the server has recently told us its own counts.
@@ -190,6 +191,20 @@ class MovesQuota:
         if self.minute.index(latest + self.margin) != index:
             return None
         return index
+
+    def minute_to_hand_out(self, now: float | None = None) -> int | None:
+        """The current minute, if enough of it is left for a run to use a batch in it.
+
+        A batch handed out in the last tenth of a minute would mostly lapse
+        before its run sends anything; the next minute's tick does better.
+        """
+        minute = self.certain_minute(now)
+        if minute is None:
+            return None
+        _, latest = self.server_time_bounds(now)
+        if self.minute.end(minute) - latest - self.margin < self.minute.length / 10:
+            return None
+        return minute
 
     def local_start_of(self, window: Window, index: int) -> float:
         """Our clock's time at which the server is surely inside window ``index``."""
@@ -216,7 +231,7 @@ class MovesQuota:
         Redis restart lost our counters, or on first use), only one request is
         handed out: its answer's remaining-quota headers say the rest.
         """
-        minute = self.certain_minute(now)
+        minute = self.minute_to_hand_out(now)
         if minute is None or amount <= 0:
             return None
         moment = self.minute.start(minute) + self.minute.length / 2
@@ -244,8 +259,8 @@ class MovesQuota:
         return left
 
     def free(self, now: float | None = None) -> int:
-        """Requests still free in the current minute and hour (0 near a minute boundary)."""
-        minute = self.certain_minute(now)
+        """Requests still free in the current minute and hour (0 near a minute's end)."""
+        minute = self.minute_to_hand_out(now)
         if minute is None:
             return 0
         moment = self.minute.start(minute) + self.minute.length / 2

@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -64,6 +65,9 @@ class HistoryState:
     dirty: bool = False
     # A day's times carried a different UTC offset than the member's known zone.
     zone_changed: bool = False
+    # When each week (by its Monday's ISO date) was last fetched, epoch seconds:
+    # an update cut short goes on with the weeks not fetched since it was asked for.
+    fetched: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -248,8 +252,18 @@ class LocalHistory:
         if changed:
             self._write_week(monday, [merged[day] for day in sorted(merged)])
             self.state.dirty = True
-            self._save_state()
+        self.state.fetched[monday.isoformat()] = time.time()
+        self._save_state()
         return Merge(changed=changed, added=added, kept=len(held) - (len(changed) - added))
+
+    def fetched_at(self, monday: date) -> float:
+        """When the week starting on ``monday`` was last fetched (0: never, or not on this disk)."""
+        return self.state.fetched.get(monday.isoformat(), 0.0)
+
+    def fetched_nothing(self, monday: date) -> None:
+        """Moves had nothing for the week (out of range): it counts as fetched now."""
+        self.state.fetched[monday.isoformat()] = time.time()
+        self._save_state()
 
     def reset(self, moves_id: int | None) -> None:
         """Start an empty history for ``moves_id``."""

@@ -150,6 +150,8 @@ class Sync:
         # Whether this run set out to fetch the weeks an update re-checks, and how many are left.
         self.recent_planned = False
         self.recent_left = 0
+        # Steps of this run's plan not taken yet: the queue's estimate of what the member still wants.
+        self.steps_left = 0
         self.oh_token = ""
         self.source = ""
 
@@ -160,6 +162,30 @@ class Sync:
             self._run()
         except StopRun as exc:
             self.report.outcome = f"stopped: {exc}"
+        return self.report
+
+    def flush(self) -> RunReport:
+        """Upload what this machine fetched and has not uploaded yet; nothing is fetched.
+
+        For a worker that is stopping: its disk may not come back (Heroku
+        empties it on every restart), and waiting for the upload interval
+        would lose what was fetched since the last upload.
+        """
+        member = self.member
+        history = LocalHistory.for_member(self.oh_id)
+        continues = history.built_from(member.file_id, member.moves_id) or (
+            member.file_id is None and history.state.moves_id == member.moves_id
+        )
+        if not history.state.dirty or not continues:
+            self.report.outcome = "nothing to flush"
+            return self.report
+        try:
+            self.oh_token = member.member.usable_access_token()
+            self.publish(history)
+        except StopRun as exc:
+            self.report.outcome = f"stopped: {exc}"
+            return self.report
+        self.report.outcome = "flushed"
         return self.report
 
     def _run(self) -> None:
@@ -321,7 +347,9 @@ class Sync:
             # An account that has recorded nothing yet: nothing to fetch.
             return True
         zone = _zone(member.time_zone)
-        for step in self._plan(history):
+        plan = self._plan(history)
+        for number, step in enumerate(plan):
+            self.steps_left = len(plan) - number - 1
             if step.kind == "sweep":
                 self._sweep(token, step)
                 continue
@@ -331,6 +359,7 @@ class Sync:
                     # Not begun in the member's calendar (or before their first
                     # week): nothing there yet, not an error.
                     log.info("process_moves %s: week %s is out of range for Moves", self.oh_id, step.monday)
+                    history.fetched_nothing(step.monday)
                 else:
                     merge = history.merge_week(step.monday, answer.days(), zone)
                     self.report.days_changed += len(merge.changed)
@@ -373,10 +402,17 @@ class Sync:
             last_success = (
                 member_today(member.time_zone, member.last_updated) if member.last_updated else None
             )
-            recent = weeks_to_update(today, last_success, member.first_date)
+            asked = member.update_requested_at.timestamp() if member.update_requested_at else float("inf")
+            # An update cut short earlier goes on with what it has not fetched since it was asked for.
+            recent = [
+                monday
+                for monday in weeks_to_update(today, last_success, member.first_date)
+                if history.fetched_at(monday) < asked
+            ]
             self.recent_planned = True
             self.recent_left = len([monday for monday in recent if monday not in seen])
-            for monday in recent:
+            # Newest first: a batch cut short still brings the latest days.
+            for monday in reversed(recent):
                 add("update", monday)
         backfill_from = member.backfill_next or first_monday
         backfill_to = this_monday - 2 * ONE_WEEK
@@ -434,7 +470,7 @@ class Sync:
             if backfill_done
             else sum(1 for monday in all_weeks if monday < backfill_next or self.history.has_week(monday))
         )
-        remaining = len(self._plan_after(backfill_next, today))
+        remaining = max(self.steps_left, len(self._plan_after(backfill_next, today)))
         self._check(
             member.record_progress(
                 self.lease,

@@ -16,7 +16,15 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError
 
-from apiclients.errors import MOVES, OPEN_HUMANS, MalformedResponse, TooLarge, UpstreamError
+from apiclients.errors import (
+    MOVES,
+    OPEN_HUMANS,
+    InvalidGrant,
+    MalformedResponse,
+    TooLarge,
+    Unauthorized,
+    UpstreamError,
+)
 from apiclients.quota import Batch, moves_quota
 from core.models import MovesMember
 from datauploader import dispatch, machines
@@ -80,9 +88,18 @@ def _run(task: Any, member: MovesMember, lease: str, batch: Batch | None, quota:
         member.record_failure(lease, MOVES, str(exc), permanent=True)
         return "failing"
     except UpstreamError as exc:
-        service, words = failure_words(exc)
         log.warning("process_moves %s: %s", oh_id, exc)
-        member.record_failure(lease, service, words, permanent=not exc.temporary or isinstance(exc, TooLarge))
+        if open_humans_refused_us(exc):
+            member.member.refresh_refused()
+            member.require_reconnect(
+                OPEN_HUMANS, "Open Humans no longer accepts our access. Please sign in again.", lease
+            )
+            return "open humans refused us"
+        service, words = failure_words(exc)
+        # Every other refusal is tried again a bounded number of times (a 4xx
+        # from Open Humans on an upload or delete is often passing); only an
+        # answer too large to take would fail the same way every time.
+        member.record_failure(lease, service, words, permanent=isinstance(exc, TooLarge))
         return "upstream failure"
     except infrastructure_errors() as exc:
         log.error("process_moves %s: %s (%s)", oh_id, type(exc).__name__, _first_line(exc))
@@ -107,6 +124,15 @@ def _run(task: Any, member: MovesMember, lease: str, batch: Batch | None, quota:
         ", uploaded" if report.uploaded else "",
     )
     return report.outcome
+
+
+def open_humans_refused_us(exc: UpstreamError) -> bool:
+    """Open Humans refused our token, or the member is not in the project any more."""
+    if exc.service != OPEN_HUMANS:
+        return False
+    if isinstance(exc, Unauthorized | InvalidGrant):
+        return True
+    return exc.status == 400 and "project_member_id" in exc.message
 
 
 def failure_words(exc: UpstreamError) -> tuple[str, str]:

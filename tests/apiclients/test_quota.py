@@ -55,12 +55,14 @@ def learn(quota: MovesQuota, minute_used: int = 0, hour_used: int = 0) -> None:
 
 @pytest.fixture
 def quota(redis_db: redis.Redis) -> MovesQuota:
-    return MovesQuota(redis_db, per_minute=10, per_hour=100, safety_threshold=1)
+    # These tests take our clock to be right to within a second, the Date
+    # header's own resolution (the default assumes a tenth of one; see below).
+    return MovesQuota(redis_db, per_minute=10, per_hour=100, safety_threshold=1, clock_accuracy=1.0)
 
 
 @pytest.fixture
 def clock(redis_db: redis.Redis) -> ServerClock:
-    return ServerClock(redis_db, "test:clock")
+    return ServerClock(redis_db, "test:clock", accuracy=1.0)
 
 
 # --- ServerClock --------------------------------------------------------------------
@@ -105,12 +107,26 @@ def test_server_clock_converges_on_the_true_offset(clock):
 
 
 def test_server_clock_widens_with_age(clock):
-    clock.observe(date(T0 + 30), T0 + 30.125, T0 + 30.375)
+    # The server's clock is ten seconds ahead: the Date header proves ours off.
+    clock.observe(date(T0 + 40), T0 + 30.125, T0 + 30.375)
 
     # A day and more later, a 10 ppm clock may have drifted about a second.
     lo, hi = clock.offset_bounds(time.time() + 100_000)
 
-    assert (lo, hi) == pytest.approx((-0.375 - 1.0, 0.875 + 1.0), abs=1e-3)
+    assert (lo, hi) == pytest.approx((9.625 - 1.0, 10.875 + 1.0), abs=1e-3)
+
+
+def test_server_clock_agreeing_with_ours_is_taken_as_right_to_the_assumed_accuracy(redis_db):
+    clock = ServerClock(redis_db, "test:clock")
+    assert clock.offset_bounds(T0) == (-0.1, 0.1)
+    clock.observe(date(T0 + 30), T0 + 30.125, T0 + 30.375)
+    assert clock.offset_bounds(T0 + 31) == pytest.approx((-0.1, 0.1), abs=1e-6)
+
+
+def test_server_clock_proven_off_is_what_the_dates_allow(redis_db):
+    clock = ServerClock(redis_db, "test:clock")
+    clock.observe(date(T0 + 35), T0 + 30.125, T0 + 30.375)
+    assert clock.offset_bounds(T0 + 31) == pytest.approx((4.625, 5.875), abs=1e-6)
 
 
 def test_server_clock_restarts_when_a_date_contradicts_the_bounds(clock):
@@ -196,7 +212,7 @@ def test_certain_minute_follows_the_servers_clock_not_ours(quota):
 
 def test_reserve_before_the_server_told_its_counts_hands_out_one_request(quota):
     assert quota.reserve(5, now=T0 + 30) == Batch(minute=M0, size=1)
-    assert quota.free(now=T0 + 30) == 1
+    assert quota.free(now=T0 + 30) == 0
 
 
 def test_reserve_after_the_server_told_its_counts_hands_out_the_amount(quota):
@@ -226,8 +242,10 @@ def test_reserve_nothing_or_near_a_boundary_is_none(quota, redis_db):
 
 def test_reserve_across_a_minute_boundary_counts_in_the_new_minute_and_the_same_hour(quota):
     learn(quota)
-    assert quota.reserve(9, now=T0 + 58.5) == Batch(minute=M0, size=9)
+    assert quota.reserve(9, now=T0 + 50) == Batch(minute=M0, size=9)
 
+    # Too little of the minute is left for a batch to be used in it.
+    assert quota.reserve(9, now=T0 + 58.5) is None
     assert quota.reserve(9, now=T0 + 58.875) is None
     assert quota.reserve(9, now=T0 + 60.5) == Batch(minute=M0 + 1, size=9)
 
@@ -236,7 +254,7 @@ def test_reserve_across_a_minute_boundary_counts_in_the_new_minute_and_the_same_
 
 
 def test_reserve_stops_at_the_hour_limit(redis_db):
-    quota = MovesQuota(redis_db, per_minute=10, per_hour=20, safety_threshold=1)
+    quota = MovesQuota(redis_db, per_minute=10, per_hour=20, safety_threshold=1, clock_accuracy=1.0)
     learn(quota)
 
     sizes = [quota.reserve(9, now=T0 + 60 * minute + 30) for minute in range(4)]
@@ -513,3 +531,10 @@ def test_before_the_server_told_its_counts_a_window_holds_one_request_in_all(quo
     assert first is not None and first.size == 1
     assert quota.reserve(5, now=now) is None
     assert quota.free(now=now) == 0
+
+
+def test_the_last_tenth_of_a_minute_hands_nothing_out(quota):
+    learn(quota)
+    assert quota.free(now=T0 + 50) == 9
+    assert quota.free(now=T0 + 54.5) == 0
+    assert quota.reserve(3, now=T0 + 54.5) is None

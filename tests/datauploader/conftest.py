@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import redis
+import time_machine
 from django.conf import settings
 from django.utils import timezone
 from django.utils.http import http_date
@@ -34,7 +35,15 @@ def server_headers(minute_used: int = 0, hour_used: int = 0, at: float | None = 
 
 
 @pytest.fixture
-def quota(redis_db: redis.Redis) -> MovesQuota:
+def mid_minute():
+    """Time stands still in the middle of a clock minute, far from the edges where no quota goes out."""
+    now = time.time()
+    with time_machine.travel(now - now % 60 + 30, tick=False):
+        yield
+
+
+@pytest.fixture
+def quota(redis_db: redis.Redis, mid_minute) -> MovesQuota:
     """The app's quota, told by a Moves answer that nothing of this minute or hour is used yet."""
     quota = moves_quota(redis_db)
     now = time.time()
@@ -45,7 +54,9 @@ def quota(redis_db: redis.Redis) -> MovesQuota:
 @pytest.fixture
 def sent_tasks(redis_db: redis.Redis, monkeypatch) -> Callable[[], list[tuple[str, str, list]]]:
     """Tasks really sent to the broker (the suite's Redis database), as (queue, task name, args)."""
+    # Both names: the app reads its settings from Django's, under the CELERY_ prefix.
     monkeypatch.setitem(app.conf, "task_always_eager", False)
+    monkeypatch.setitem(app.conf, "CELERY_TASK_ALWAYS_EAGER", False)
 
     def read() -> list[tuple[str, str, list]]:
         found = []
@@ -88,9 +99,11 @@ class Connected:
 
 @pytest.fixture
 def sandboxed(sandbox_server, settings):
-    """The app pointed at the stand-ins (served on their own origin), with one-second quota windows."""
+    """The app pointed at the stand-ins (served on their own origin), with six-second quota windows."""
     testing.point_app_at_sandbox(settings, sandbox_server.url)
-    settings.RATE_LIMIT_TIME_SCALE = 60
+    # Short enough that a test waiting for the next window waits seconds, long
+    # enough that a run under load finishes its batch inside its window.
+    settings.RATE_LIMIT_TIME_SCALE = 10
     settings.OH_SOURCE_LABEL = ""
     return sandbox_server
 
@@ -121,7 +134,18 @@ def connect(sandboxed, django_user_model) -> Callable[..., Connected]:
     return make
 
 
-def settle(member: MovesMember, seconds: float = 20) -> MovesMember:
+def dispatch_until(done: Callable[[], bool], seconds: float = 30) -> None:
+    """Hand out the quota (runs happen inline) until ``done()``."""
+    from datauploader.dispatch import Dispatcher
+
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
+        Dispatcher().dispatch()
+        time.sleep(0.05)
+    assert done()
+
+
+def settle(member: MovesMember, seconds: float = 30) -> MovesMember:
     """Hand out the quota (runs happen inline) until the member wants nothing more; returns it fresh."""
     from datauploader.dispatch import Dispatcher
 

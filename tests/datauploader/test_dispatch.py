@@ -111,7 +111,9 @@ def test_a_member_whose_open_humans_access_ended_gets_nothing(make_member, quota
     assert Dispatcher(quota=quota, client=quota.client).dispatch().sent == []
 
 
-def test_nothing_is_handed_out_before_the_server_said_how_much_is_used(make_member, redis_db, sent_tasks):
+def test_nothing_is_handed_out_before_the_server_said_how_much_is_used(
+    make_member, redis_db, sent_tasks, mid_minute
+):
     from apiclients.quota import moves_quota
 
     quota = moves_quota(redis_db)

@@ -11,7 +11,7 @@ import pytest
 from core.days import HAS_DATA, calendar
 from core.models import MovesMember, RecentDay
 from sandbox import testing
-from tests.datauploader.conftest import settle
+from tests.datauploader.conftest import dispatch_until, settle
 
 
 def test_a_new_member_gets_their_whole_history_as_one_file(connect):
@@ -31,16 +31,14 @@ def test_a_new_member_gets_their_whole_history_as_one_file(connect):
 
 def test_the_first_batch_brings_the_latest_weeks_first(connect, settings):
     person = connect(days=200)
-    from datauploader.dispatch import Dispatcher
-
-    # Only the first batch: profile, current and previous week.
+    # Room for the first batch only: profile, current and previous week.
     settings.MOVES_REQUESTS_PER_MINUTE = 4
-    Dispatcher().dispatch()
+    dispatch_until(lambda: person.refresh().file_id is not None)
     member = person.refresh()
-    assert member.file_id is not None
-    today = date.today()
     days = [day["date"] for day in person.file_days()]
-    assert days[-1] >= (today - timedelta(days=1)).strftime("%Y%m%d")
+    # The current week first: the latest days Moves has, whole weeks back from there.
+    assert days == [day["date"] for day in person.moves_days()][-len(days) :]
+    assert date(int(days[0][:4]), int(days[0][4:6]), int(days[0][6:])).weekday() == 0
     assert len(days) <= 14
     assert member.status == MovesMember.Status.BACKFILLING
 
@@ -90,9 +88,7 @@ def test_a_rate_limited_answer_waits_for_the_window_and_loses_nothing(connect):
 def test_moves_failing_makes_the_member_retry_with_the_service_named(connect):
     person = connect(days=70)
     testing.add_fault("moves.storyline", status=503, count=1)
-    from datauploader.dispatch import Dispatcher
-
-    Dispatcher().dispatch()
+    dispatch_until(lambda: person.refresh().failures > 0)
     member = person.refresh()
     assert (member.status, member.error_service, member.failures) == (MovesMember.Status.RETRYING, "Moves", 1)
     assert member.last_error == "Moves is not answering right now."
@@ -112,9 +108,7 @@ def test_open_humans_refusing_the_upload_is_retried_and_ends_with_one_file(conne
 def test_a_revoked_moves_token_asks_the_member_to_reconnect_once(connect):
     person = connect(days=30)
     testing.revoke_moves_tokens(person.user)
-    from datauploader.dispatch import Dispatcher
-
-    Dispatcher().dispatch()
+    dispatch_until(lambda: person.refresh().status == MovesMember.Status.NEEDS_RECONNECT)
     member = person.refresh()
     assert (member.status, member.error_service) == (MovesMember.Status.NEEDS_RECONNECT, "Moves")
     assert [message.subject for message in testing.messages_for(person.oh)] == ["Please reconnect Moves"]
@@ -168,3 +162,31 @@ def test_a_history_younger_than_two_weeks_needs_no_backfill(connect, days):
     person = connect(days=days)
     member = settle(person.member)
     assert (member.status, person.file_days()) == (MovesMember.Status.CURRENT, person.moves_days())
+
+
+def test_a_member_who_left_on_open_humans_must_sign_in_again(connect):
+    person = connect(days=30)
+    testing.member_leaves(person.oh)
+    dispatch_until(lambda: person.refresh().status == MovesMember.Status.NEEDS_RECONNECT)
+    member = person.refresh()
+    assert (member.status, member.error_service) == (MovesMember.Status.NEEDS_RECONNECT, "Open Humans")
+    assert member.member.needs_reconnect is True
+
+
+def test_a_stopping_worker_uploads_what_it_fetched_since_the_last_upload(connect, settings):
+
+    from datauploader.history import LocalHistory
+    from datauploader.shutdown import flush_local_histories
+
+    settings.UPLOAD_INTERVAL_SECONDS = 10**6
+    settings.MOVES_REQUESTS_PER_MINUTE = 8
+    person = connect(days=300)
+
+    # The first file goes up at once; later weeks wait for the upload interval.
+    dispatch_until(lambda: person.refresh().file_id is not None)
+    first = person.member.days_held
+    dispatch_until(lambda: LocalHistory.for_member(person.member.member.oh_id).state.dirty)
+    assert person.refresh().days_held == first
+    assert flush_local_histories() == 1
+    assert person.refresh().days_held > first
+    assert LocalHistory.for_member(person.member.member.oh_id).state.dirty is False
