@@ -478,6 +478,12 @@ class MovesMember(OAuthTokens):
             query.filter(update_requested_at__isnull=True).update(
                 update_requested_at=timezone.now(), sync_priority=Priority.UPDATE
             )
+        # An update still wanted costs the previous and the current week at least
+        # (as claim_manual_update and request_updates count it): given batches of
+        # one request, every run would fetch the current week again and never finish.
+        query.filter(update_requested_at__isnull=False).update(
+            requests_wanted=Greatest(F("requests_wanted"), models.Value(2))
+        )
         if more_wanted <= 0:
             query.filter(update_requested_at__isnull=True).filter(
                 ~models.Exists(PendingWeek.objects.filter(moves_member=models.OuterRef("pk")))
