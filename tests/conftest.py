@@ -16,7 +16,7 @@ from django.utils import timezone
 from core.models import MovesMember
 from open_humans.models import OpenHumansMember
 
-pytest_plugins = ["tests.sandbox_server"]
+pytest_plugins = ["tests.sandbox_server", "tests.connected"]
 
 
 @pytest.fixture(autouse=True)
