@@ -76,7 +76,13 @@ class MovesMemberAdmin(admin.ModelAdmin[MovesMember]):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[MovesMember]:
         members: QuerySet[MovesMember] = super().get_queryset(request)
-        return members.defer(*TOKENS).annotate(tokens=~Q(refresh_token=""))
+        # The Open Humans member is loaded with the row (its id is shown), so
+        # its tokens are deferred too; the change page reads it the same way.
+        return (
+            members.select_related("member")
+            .defer(*TOKENS, *(f"member__{name}" for name in TOKENS))
+            .annotate(tokens=~Q(refresh_token=""))
+        )
 
     @admin.display(description="Open Humans id", ordering="member__oh_id")
     def oh_id(self, obj: MovesMember) -> str:
