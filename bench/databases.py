@@ -23,6 +23,15 @@ def fresh_database(name: str, work_dir: Path, server_url: str = DEFAULT_SERVER) 
         return f"sqlite:///{path}", "SQLite"
 
 
+def drop_database(url: str, server_url: str = DEFAULT_SERVER) -> None:
+    """Drop the database of ``url`` (a SQLite file is left to its work directory)."""
+    if not url.startswith(server_url + "/"):
+        return
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(f"{server_url}/postgres", autocommit=True, connect_timeout=3) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def migrate(env: dict[str, str]) -> None:
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "--skip-checks", "-v", "0"],

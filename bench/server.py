@@ -1,4 +1,4 @@
-"""Starting and stopping the sandbox server (``manage.py run_sandbox``) on a free localhost port."""
+"""Starting and stopping the stand-ins (``manage.py run_sandbox``) on a free localhost port."""
 
 import contextlib
 import socket
@@ -10,6 +10,9 @@ from pathlib import Path
 
 import requests
 
+from bench.env import SANDBOX_SETTINGS, sandbox_env
+from bench.processes import stop_group
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -20,44 +23,56 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def sandbox_server(port: int, env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
-    """The stand-ins at the root of http://127.0.0.1:PORT/; stopped (by their own pid) on exit.
+def sandbox_server(
+    port: int, env: dict[str, str], log_path: Path, *, send_notifications: bool = False
+) -> Iterator[subprocess.Popen]:
+    """The stand-ins at the root of http://127.0.0.1:PORT/; stopped (by their own process group) on exit.
 
     ``env`` is ``bench.env.bench_environment``'s: the benchmark database and
-    settings, and request counting on.
+    settings, and request counting on. The stand-ins run on their own
+    settings (``sandbox.settings``) on that database. With
+    ``send_notifications`` they POST storyline notifications to
+    SANDBOX_MOVES_NOTIFICATION_URL as Moves would; otherwise they only queue
+    them.
     """
     command = [
         sys.executable,
         "manage.py",
         "run_sandbox",
+        "--settings",
+        SANDBOX_SETTINGS,
         "--host",
         "127.0.0.1",
         "--port",
         str(port),
-        "--no-sender",
     ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            _wait_until_up(f"http://127.0.0.1:{port}/", process)
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    if not send_notifications:
+        command.append("--no-sender")
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=BASE_DIR,
+            env=sandbox_env(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/", process, log_path)
+        yield process
+    finally:
+        stop_group(process, grace=15)
 
 
-def _wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+def wait_until_up(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the sandbox server exited with status {process.returncode}")
+            log = log_path.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{url} exited with status {process.returncode}:\n{log}")
         try:
-            requests.get(url, timeout=2)
+            requests.get(url, timeout=5)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.2)
-    raise RuntimeError(f"the sandbox server did not answer at {url} within {timeout:.0f}s")
+    raise RuntimeError(f"nothing answered at {url} within {timeout:.0f}s")

@@ -1,12 +1,12 @@
-"""Settings of every process of a benchmark run: the project's own, with the stand-ins' models installed.
+"""Settings of the benchmark's orchestrator: the app's (``bench.app_settings``), with the stand-ins' models.
 
-The orchestrator seeds both sides (the app's members and the sandbox's
-accounts) in the one benchmark database, the worker runs the app, and
-``manage.py run_sandbox`` (which serves ``sandbox.urls`` whatever
-ROOT_URLCONF says) answers as Moves and Open Humans, counting what reaches
-it in Redis (SANDBOX_REQUEST_COUNTS_KEY, see ``bench.counting``).
+The orchestrator seeds both sides (the app's members and the stand-ins'
+accounts) in the one benchmark database and reads both sides' results;
+migrations run with these settings, so that database holds both sets of
+tables. The stand-ins' server itself runs on ``sandbox.settings`` and the
+app's processes on ``bench.app_settings`` (see ``bench.env``).
 """
 
-from demotemplate.settings import *  # noqa: F403
+from bench.app_settings import *  # noqa: F403
 
 INSTALLED_APPS = [*INSTALLED_APPS, "sandbox"]  # noqa: F405
