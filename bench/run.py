@@ -1,15 +1,22 @@
-"""Benchmark entry point: ``python -m bench.run [--years 1,3,5] [--scale 20] [--members 100000] [--quick]``.
+"""Benchmark entry point (``make bench``): ``python -m bench.run [--years 1,3,5] [--quick] ...``.
 
-Starts a sandbox server (gunicorn, PostgreSQL or SQLite database of its own,
-Redis database of its own), then for every history length backfills one
-member with our sync and one with the seed's whole-file design, each in a
-child process of its own, and times ``update_data`` over many members.
-Prints one table and exits non-zero when a target is missed.
+On a PostgreSQL database and Redis databases of its own, with the stand-ins
+served by ``manage.py run_sandbox``:
+
+1. one member's backfill for every history length, ours (``bench.ours``: a
+   real prefork worker) beside the original whole-file design
+   (``bench.seed_baseline``) on the same Moves user;
+2. many members connecting at once (``bench.scale``): 40 members with 53
+   weeks each, on one and on two worker machines of 4 processes;
+3. ``update_data`` over 100,000 stale members (``bench.members``);
+4. Moves notifications against daily polling (``bench.notifications``).
+
+Prints every table and exits non-zero when a target is missed. Every
+process it starts is stopped on the way out; each run is bounded in time.
 """
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -17,136 +24,114 @@ import tempfile
 import time
 from pathlib import Path
 
-import redis
-
 from bench import report
 from bench.databases import fresh_database, migrate
-from bench.env import bench_environment
-from bench.server import free_port, sandbox_server
+from bench.floor import from_settings
+from bench.processes import Stop, cleanup_on_signals
+from bench.scale import ScaleResult, Session, backfill, seed_members, targets
+from bench.scale import render as render_scale
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 REDIS_SERVER = "redis://127.0.0.1:6379"
+CHILD_TIMEOUT_SECONDS = 1800
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--years", default="1,3,5", help="history lengths in years, comma separated")
     parser.add_argument(
         "--scale",
         type=float,
         default=20.0,
-        help="RATE_LIMIT_TIME_SCALE for app and sandbox alike (20: 60 requests per 3 s)",
+        help="RATE_LIMIT_TIME_SCALE for app and stand-ins alike (20: 60 requests per 3 s)",
     )
     parser.add_argument("--members", type=int, default=100_000, help="members for the update_data timing")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 year and 10,000 members")
+    parser.add_argument("--scale-members", type=int, default=40, help="members connecting at once")
+    parser.add_argument("--scale-weeks", type=int, default=53, help="weeks of history of each of them")
+    parser.add_argument("--machines", default="1,2", help="worker machines of the many-member runs")
+    parser.add_argument("--workers", type=int, default=4, help="prefork processes per machine")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 year, 10 x 10, 10,000 members")
     parser.add_argument(
         "--redis-db",
         type=int,
         default=12,
-        help="first of three Redis databases the benchmark flushes and uses (app, baseline, broker)",
+        help="first of four Redis databases it flushes and uses (app, original, broker, notifications)",
     )
     parser.add_argument("--skip-seed", action="store_true", help="measure ours only")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory and server log")
+    parser.add_argument("--skip-scale", action="store_true", help="no many-member runs")
+    parser.add_argument("--skip-update-data", action="store_true", help="no update_data timing")
+    parser.add_argument("--skip-notifications", action="store_true", help="no notifications run")
+    parser.add_argument(
+        "--clock", action="store_true", help="run bench.clock beside each worker machine (see bench.clock)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work directory, logs and databases")
     args = parser.parse_args(argv)
     if args.quick:
-        args.years, args.members = "1", 10_000
+        args.years, args.members, args.scale_members, args.scale_weeks = "1", 10_000, 10, 10
     args.year_list = [int(y) for y in args.years.split(",") if y.strip()]
+    args.machine_list = [int(n) for n in args.machines.split(",") if n.strip()]
     return args
 
 
-def run_child(module: str, arguments: list[str], env: dict[str, str]) -> dict:
-    """Run ``python -m module`` and return the JSON of its last output line."""
-    completed = subprocess.run(
+def run_child(module: str, arguments: list[str], env: dict[str, str], timeout: float) -> dict:
+    """Run ``python -m module`` in a process group of its own; the JSON of its last output line.
+
+    Stopped (the whole group) when it outlives ``timeout``.
+    """
+    process = subprocess.Popen(
         [sys.executable, "-m", module, *arguments],
         cwd=BASE_DIR,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
+        start_new_session=True,
     )
-    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
-    if completed.returncode != 0 or not lines:
-        raise RuntimeError(f"{module} failed with status {completed.returncode}:\n{completed.stderr[-4000:]}")
-    return json.loads(lines[-1])
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        from bench.processes import kill_group
+
+        kill_group(process)
+        raise RuntimeError(f"{module} did not finish within {timeout:.0f} s") from None
+    finally:
+        if process.poll() is None:
+            from bench.processes import stop_group
+
+            stop_group(process, grace=30)
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"{module} failed with status {process.returncode}:\n{stderr[-4000:]}")
+    result = json.loads(lines[-1])
+    result["_stdout"] = stdout
+    return result
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace, work_dir: Path) -> None:
+    def __init__(self, args: argparse.Namespace, session: Session) -> None:
         self.args = args
-        self.work_dir = work_dir
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.app_redis_url = f"{REDIS_SERVER}/{args.redis_db}"
+        self.session = session
         self.seed_redis_url = f"{REDIS_SERVER}/{args.redis_db + 1}"
         self.broker_redis_url = f"{REDIS_SERVER}/{args.redis_db + 2}"
-        self.app_redis = redis.Redis.from_url(self.app_redis_url)
-        self.seed_redis = redis.Redis.from_url(self.seed_redis_url)
-        self.database_url, self.engine = fresh_database("moves_bench_sync", work_dir)
-        self.env = bench_environment(
-            base_url=self.base_url,
-            scale=args.scale,
-            redis_url=self.app_redis_url,
-            database_url=self.database_url,
-            work_dir=work_dir,
-        )
 
-    def setup_django(self) -> None:
-        os.environ.update(self.env)
-        import django
+    def ours(self, years: int) -> tuple[int, report.BackfillRun]:
+        from bench.ours import backfill_one
 
-        django.setup()
-
-    def clean_slate(self) -> None:
-        """No request of an earlier run may count against the next one."""
-        from bench.counting import reset_counts
-
-        self.app_redis.flushdb()
-        self.seed_redis.flushdb()
-        reset_counts(self.app_redis)
-
-    def measured(self, run, project_member_id: str) -> report.BackfillRun:
-        """Figures of ``run()`` (a dict with wall, idle_rss, peak_rss, runs) plus the server's counts."""
-        from bench.counting import read_counts
-        from bench.fixtures import stored_file_sizes
-
-        self.clean_slate()
-        result = run()
-        counts = read_counts(self.app_redis)
-        sizes = stored_file_sizes(project_member_id)
-        return report.BackfillRun(
-            wall=result["wall"],
-            requests=counts.get("moves_requests", 0),
-            rate_limited=counts.get("moves_429", 0),
-            bytes_sent=counts.get("oh_put_bytes", 0),
-            bytes_downloaded=counts.get("oh_get_bytes", 0),
-            idle_rss=result["idle_rss"],
-            peak_rss=result["peak_rss"],
-            final_size=sizes[-1] if sizes else 0,
-            runs=result.get("runs", 0),
-        )
-
-    def ours(self, years: int) -> tuple[int, report.BackfillRun | None, str]:
-        from bench import fixtures
-        from bench.ours import available
-
-        member = fixtures.sandbox_member(f"bench-ours-{years}y", years)
-        ready, why = available()
-        if not ready:
-            return member.weeks, None, why
-        from bench.ours import backfill
-
-        fixtures.app_member(member)
-        log_path = self.work_dir / f"worker-{years}y.log"
-        timeout = max(120.0, 20 * report.floor_seconds(member.weeks, 60, 60 / self.args.scale))
-        run = self.measured(
-            lambda: backfill(member.project_member_id, self.env, log_path, timeout), member.project_member_id
-        )
-        return member.weeks, run, ""
+        result = backfill_one(self.session, years, clock=self.args.clock)
+        return result.weeks, run_of(result)
 
     def seed(self, years: int) -> tuple[int, report.BackfillRun]:
-        from bench import fixtures
+        import redis
 
-        member = fixtures.sandbox_member(f"bench-seed-{years}y", years)
+        from bench import fixtures
+        from bench.counting import read_counts
+        from bench.ours import first_date, shared_user
+
+        member = fixtures.sandbox_member(
+            f"bench-seed-{years}y", first_date(years), shared_user=shared_user(years)
+        )
+        self.session.clean_slate()
+        redis.Redis.from_url(self.seed_redis_url).flushdb()
         arguments = [
             "--moves-token",
             member.moves_access,
@@ -159,79 +144,157 @@ class Bench:
             "--respectful-redis",
             self.seed_redis_url,
         ]
-        run = self.measured(
-            lambda: run_child("bench.seed_baseline", arguments, self.env), member.project_member_id
+        result = run_child("bench.seed_baseline", arguments, self.session.env, CHILD_TIMEOUT_SECONDS)
+        counts = read_counts(self.session.redis)
+        sizes = fixtures.stored_file_sizes(member.project_member_id)
+        return member.weeks, report.BackfillRun(
+            wall=result["wall"],
+            completed=True,
+            requests=counts.get("moves_requests", 0),
+            rate_limited=counts.get("moves_429", 0),
+            bytes_sent=counts.get("oh_put_bytes", 0),
+            bytes_downloaded=counts.get("oh_get_bytes", 0),
+            rss_above_idle=max(0, result["peak_rss"] - result["idle_rss"]),
+            final_size=sizes[-1] if sizes else 0,
+            runs=result.get("runs", 0),
         )
-        return member.weeks, run
+
+    def many(self, machines: int) -> ScaleResult:
+        members = seed_members(self.args.scale_members, self.args.scale_weeks, prefix=f"bench-{machines}m")
+        return backfill(
+            self.session,
+            members,
+            name=f"scale-{machines}m",
+            machines=machines,
+            workers=self.args.workers,
+            clock=self.args.clock,
+        )
 
     def update_data(self) -> report.UpdateDataRow:
-        database_url, engine = fresh_database("moves_bench_members", self.work_dir)
-        env = {**self.env, "DATABASE_URL": database_url, "REDIS_URL": self.broker_redis_url}
+        database_url, engine = fresh_database("moves_bench_members", self.session.work_dir)
+        env = {**self.session.env, "DATABASE_URL": database_url, "REDIS_URL": self.broker_redis_url}
         migrate(env)
-        result = run_child("bench.members", ["--members", str(self.args.members)], env)
+        try:
+            result = run_child(
+                "bench.members", ["--members", str(self.args.members)], env, CHILD_TIMEOUT_SECONDS
+            )
+        except RuntimeError as exc:
+            return report.UpdateDataRow(
+                self.args.members, engine, None, None, None, None, None, 0, 0, str(exc)
+            )
         return report.UpdateDataRow(
             members=self.args.members,
             engine=engine,
-            ours=result["ours"],
-            ours_queued=result["ours_queued"],
-            fan_out=result.get("fan_out"),
+            command=result.get("command"),
+            queued_members=result.get("queued_members"),
+            dispatch=result.get("dispatch"),
+            dispatch_sent=result.get("dispatch_sent"),
+            dispatch_requests=result.get("dispatch_requests"),
             seed=result["seed"],
             seed_queued=result["seed_queued"],
+            error=result.get("error", ""),
         )
+
+    def notifications(self) -> dict:
+        arguments = ["--scale", f"{self.args.scale:g}", "--redis-db", str(self.args.redis_db + 3), "--json"]
+        if self.args.clock:
+            arguments.append("--clock")
+        return run_child("bench.notifications", arguments, self.session.env, CHILD_TIMEOUT_SECONDS)
+
+
+def run_of(result: ScaleResult) -> report.BackfillRun:
+    return report.BackfillRun(
+        wall=result.makespan_seconds,
+        completed=result.completed,
+        requests=result.requests,
+        rate_limited=result.moves_429,
+        bytes_sent=result.upload_bytes,
+        bytes_downloaded=result.download_bytes,
+        rss_above_idle=int(result.peak_rss_above_idle_mb * report.MB),
+        final_size=result.final_bytes,
+        runs=result.runs,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    cleanup_on_signals()
     started = time.monotonic()
     work_dir = Path(tempfile.mkdtemp(prefix="moves-bench-"))
-    bench = Bench(args, work_dir)
-    migrate(bench.env)
-    bench.setup_django()
-    from bench.ours import SCHEDULER
-
-    window = 60 / args.scale
-    per_window = 60
     rows: list[report.BackfillRow] = []
+    many: list[ScaleResult] = []
     notes: list[str] = []
-    log_path = work_dir / "sandbox-server.log"
+    update = None
+    notified: dict | None = None
     try:
-        with sandbox_server(bench.port, bench.env, log_path):
+        with Session(
+            work_dir, scale=args.scale, redis_db=args.redis_db, database="moves_bench_sync", keep=args.keep
+        ) as session:
+            bench = Bench(args, session)
             for years in args.year_list:
-                weeks, ours, why = bench.ours(years)
-                if why:
-                    notes.append(f"{years} y, ours not measured: {why}")
+                weeks, ours = bench.ours(years)
                 seed = None
                 if not args.skip_seed:
                     seed_weeks, seed = bench.seed(years)
                     weeks = max(weeks, seed_weeks)
-                floor = report.floor_seconds(weeks, per_window, window)
-                rows.append(report.BackfillRow(years, weeks, floor, ours, seed))
+                rows.append(report.BackfillRow(years, weeks, from_settings(ours.requests), ours, seed))
                 print(f"... {years} y done after {time.monotonic() - started:.0f} s", file=sys.stderr)
-        update = bench.update_data()
+            if not args.skip_scale:
+                for machines in args.machine_list:
+                    many.append(bench.many(machines))
+                    print(
+                        f"... {args.scale_members} x {args.scale_weeks} on {machines} machine(s) done after "
+                        f"{time.monotonic() - started:.0f} s",
+                        file=sys.stderr,
+                    )
+            if not args.skip_update_data:
+                update = bench.update_data()
+            if not args.skip_notifications:
+                try:
+                    notified = bench.notifications()
+                except RuntimeError as exc:
+                    notes.append(f"notifications: {exc}")
+    except Stop as exc:
+        print(f"bench.run stopped: {exc}", file=sys.stderr)
+        return 2
     finally:
         if args.keep:
             print(f"work directory kept: {work_dir}", file=sys.stderr)
         else:
             shutil.rmtree(work_dir, ignore_errors=True)
 
-    print(
-        report.render(
-            rows, update, scale=args.scale, per_window=per_window, window=window, scheduler=SCHEDULER
-        )
-    )
+    from bench.ours import SCHEDULER
+
+    print(report.render(rows, scale=args.scale, scheduler=SCHEDULER))
+    for row in rows:
+        for name, run in (("ours", row.ours), ("original", row.seed)):
+            if run is not None:
+                print(
+                    f"{row.years} y: {name} final file {run.final_size / report.MB:.1f} MB, "
+                    f"{run.bytes_downloaded / report.MB:.1f} MB downloaded from Open Humans, "
+                    f"{run.runs} task runs"
+                )
+    missed = report.missed_targets(rows, update, report.Targets())
+    for result in many:
+        print()
+        print(render_scale(result))
+        missed += [
+            f"{result.members} x {result.weeks} on {result.machines} machine(s): {t.name} {t.value} "
+            f"(target {t.goal})"
+            for t in targets(result)
+            if t.met is False
+        ]
+        print(json.dumps(result.as_json()))
+    if update is not None:
+        print()
+        print(report.render_update_data(update))
+    if notified is not None:
+        print()
+        print(notified.pop("_stdout", "").rstrip())
+        missed += [f"notifications: {line}" for line in notified.get("missed", [])]
     for note in notes:
         print(f"note: {note}")
-    details = [
-        f"{row.years} y: {name} final file {run.final_size / report.MB:.1f} MB, "
-        f"{run.bytes_downloaded / report.MB:.1f} MB downloaded from OH, {run.runs} task runs"
-        for row in rows
-        for name, run in (("ours", row.ours), ("seed", row.seed))
-        if run is not None
-    ]
-    for line in details:
-        print(line)
-    missed = report.missed_targets(rows, update, report.Targets())
-    print(f"databases: {bench.engine}; total benchmark time {time.monotonic() - started:.0f} s")
+    print(f"total benchmark time {time.monotonic() - started:.0f} s")
     if missed:
         print("TARGETS MISSED:")
         for line in missed:
