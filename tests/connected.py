@@ -6,9 +6,11 @@ A pytest plugin (``tests/conftest.py`` loads it), so every area can use:
 - ``connect(days=...)``: a person with accounts at both stand-ins whose Moves is connected through us;
 - ``settle(member)``: hand out the quota, runs happening inline, until the member wants nothing more;
 - ``no_upstream`` (or ``refusing_requests()``): any HTTP request through ``requests`` fails the test;
-- ``approve(session, url, **fields)``: a person approving a stand-in's consent page, as a browser would.
+- ``approve(session, url, **fields)``: a person approving a stand-in's consent page, as a browser would;
+- ``queued_tasks``: tasks go to the broker (the suite's Redis database) instead of running inline.
 """
 
+import base64
 import contextlib
 import html
 import json
@@ -158,3 +160,26 @@ def approve(session: requests.Session, authorize_url: str, decision: str = "allo
     )
     assert answer.status_code == 302, answer.text[:300]
     return answer.headers["Location"]
+
+
+@pytest.fixture
+def queued_tasks(redis_db, monkeypatch) -> Callable[[], list[tuple[str, list]]]:
+    """Tasks are sent to the broker instead of running inline; returns a reader of (task name, args).
+
+    The queue is the boundary of the web side and the commands: what the
+    worker then does is tested with the worker.
+    """
+    from datauploader.celery import app
+
+    # The app reads Django's CELERY_* settings by their namespaced names.
+    monkeypatch.setitem(app.conf, "CELERY_TASK_ALWAYS_EAGER", False)
+
+    def read() -> list[tuple[str, list]]:
+        found = []
+        for raw in reversed(redis_db.lrange("celery", 0, -1)):
+            message = json.loads(raw)
+            arguments = json.loads(base64.b64decode(message["body"]))[0]
+            found.append((message["headers"]["task"], arguments))
+        return found
+
+    return read

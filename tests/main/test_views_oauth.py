@@ -5,7 +5,6 @@ would (``tests.connected.approve``); everything refused before a token
 request is checked to make none.
 """
 
-import json
 import socket
 from urllib.parse import parse_qs, urlsplit
 
@@ -43,23 +42,6 @@ def start_handshake(client: Client):
         return state
 
     return start
-
-
-@pytest.fixture
-def queued_tasks(redis_db, monkeypatch):
-    """Task names really sent to the broker (the suite's Redis database), instead of running inline.
-
-    Queuing is the boundary of the web side: the worker's runs are tested with the worker.
-    """
-    monkeypatch.setitem(celery_app.conf, "CELERY_TASK_ALWAYS_EAGER", False)
-
-    def read() -> list[str]:
-        names = []
-        for raw in redis_db.lrange("celery", 0, -1):
-            names.append(json.loads(raw)["headers"]["task"])
-        return names
-
-    return read
 
 
 def closed_port() -> int:
@@ -291,7 +273,7 @@ def test_connect_moves_through_the_consent_page_stores_the_tokens_and_queues_the
         True,
     )
     assert moves.token_is_fresh() is True
-    assert queued_tasks() == ["datauploader.dispatch"]
+    assert queued_tasks() == [("datauploader.dispatch", [])]
     assert "oauth_state_moves" not in client.session
 
 
