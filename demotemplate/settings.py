@@ -157,11 +157,27 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 # out within RUN_LEASE_SECONDS and the dispatcher queues a fresh run; the old
 # message, when it comes back, finds its batch expired and ends at once.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 60 * 60, minimum=60)
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 60 * 60, minimum=60),
+    # A Redis that stops answering but keeps the connection open (frozen,
+    # failed over, cut off by a firewall) would otherwise hold a command, and
+    # the worker's main loop with it, for good; celery 5.6.3 puts no limit of
+    # its own on closing a broken connection.
+    "socket_timeout": 10,
+    "socket_connect_timeout": 5,
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Losing Redis must never end the worker (under `make run` that stops every
+# process): retry for as long as the outage lasts, not 100 times (about 45
+# minutes) and then exit.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# A task running when the connection drops finishes rather than being killed:
+# when Redis comes back empty its message is gone, so killing it would lose
+# the work; a message that does come back only reruns a task that is safe to
+# run twice.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 
 # --- Open Humans --------------------------------------------------------------
 
