@@ -7,7 +7,8 @@ A pytest plugin (``tests/conftest.py`` loads it), so every area can use:
 - ``settle(member)``: hand out the quota, runs happening inline, until the member wants nothing more;
 - ``no_upstream`` (or ``refusing_requests()``): any HTTP request through ``requests`` fails the test;
 - ``approve(session, url, **fields)``: a person approving a stand-in's consent page, as a browser would;
-- ``queued_tasks``: tasks go to the broker (the suite's Redis database) instead of running inline.
+- ``queued_tasks``: tasks go to the broker (the suite's Redis database) instead of running inline;
+- ``unreachable_url()``: an address where nothing answers (an upstream that is down).
 """
 
 import base64
@@ -15,6 +16,7 @@ import contextlib
 import html
 import json
 import re
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -183,3 +185,10 @@ def queued_tasks(redis_db, monkeypatch) -> Callable[[], list[tuple[str, list]]]:
         return found
 
     return read
+
+
+def unreachable_url() -> str:
+    """``http://127.0.0.1:<port>`` of a port nothing listens on: connections are refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"

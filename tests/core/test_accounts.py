@@ -1,6 +1,5 @@
 """Joining, connecting, disconnecting and leaving, against the stand-in Open Humans where it is called."""
 
-import socket
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -19,7 +18,7 @@ from open_humans.models import OpenHumansMember
 from sandbox import accounts as sandbox_accounts
 from sandbox import storage, testing
 from sandbox.models import SandboxFile
-from tests.connected import settle
+from tests.connected import settle, unreachable_url
 
 NOW = datetime(2024, 5, 15, 12, 0, tzinfo=UTC)
 Status = MovesMember.Status
@@ -176,14 +175,8 @@ def test_disconnect_again_deletes_a_file_left_behind(synced):
     assert testing.stored_files(synced.oh) == []
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_disconnect_with_open_humans_down_still_forgets_the_connection(make_member, settings):
-    settings.OH_BASE_URL = f"http://127.0.0.1:{closed_port()}"
+    settings.OH_BASE_URL = unreachable_url()
     settings.OH_SOURCE_LABEL = ""
     moves = make_member("23456789")
     RecentDay.objects.create(moves_member=moves, date=date(2024, 5, 1), steps=10)

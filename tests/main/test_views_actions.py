@@ -1,6 +1,5 @@
 """What a member can do from the dashboard: update now, disconnect Moves, download the file, log out."""
 
-import socket
 from datetime import timedelta
 
 import pytest
@@ -14,17 +13,11 @@ from django.utils import timezone
 from core.models import MovesMember, Priority, RecentDay
 from open_humans.models import OpenHumansMember
 from sandbox import testing
-from tests.connected import refusing_requests, settle
+from tests.connected import refusing_requests, settle, unreachable_url
 
 
 def said(response) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # --- Update now ----------------------------------------------------------------------------------
@@ -141,7 +134,7 @@ def test_disconnect_with_open_humans_down_forgets_the_connection_and_says_the_fi
 ):
     moves = make_member("23456789")
     client.force_login(moves.member.user)
-    settings.OH_BASE_URL = f"http://127.0.0.1:{closed_port()}"
+    settings.OH_BASE_URL = unreachable_url()
     settings.OH_SOURCE_LABEL = ""
 
     response = client.post("/remove_moves/")
@@ -188,7 +181,7 @@ def test_download_without_a_file_says_so(connect, client):
 
 
 def test_download_with_open_humans_down_says_so(member_client, moves, settings):
-    settings.OH_BASE_URL = f"http://127.0.0.1:{closed_port()}"
+    settings.OH_BASE_URL = unreachable_url()
     settings.OH_SOURCE_LABEL = "direct-sharing-138"
 
     response = member_client.get("/download/")

@@ -5,7 +5,6 @@ would (``tests.connected.approve``); everything refused before a token
 request is checked to make none.
 """
 
-import socket
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -19,7 +18,7 @@ from main import oauth_state
 from open_humans.models import OpenHumansMember
 from sandbox import testing
 from sandbox.models import SandboxMovesUser
-from tests.connected import approve
+from tests.connected import approve, unreachable_url
 
 
 def query_of(url: str) -> dict[str, str]:
@@ -42,12 +41,6 @@ def start_handshake(client: Client):
         return state
 
     return start
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # --- Open Humans ---------------------------------------------------------------------------
@@ -208,7 +201,7 @@ def test_open_humans_refusing_the_code_stores_nothing(sandboxed, client, start_h
 
 
 def test_open_humans_unreachable_stores_nothing(client, db, start_handshake, settings):
-    settings.OH_BASE_URL = f"http://127.0.0.1:{closed_port()}"
+    settings.OH_BASE_URL = unreachable_url()
     state = start_handshake(oauth_state.OPEN_HUMANS)
 
     response = client.get("/complete/", {"code": "good-code", "state": state})

@@ -619,3 +619,32 @@ def test_no_open_humans_log_line_holds_a_secret(leaving, client, view_log):
     lines = view_log.read()
     assert len(lines) == 4
     assert secrets_in(lines, post.headers["X-OpenHumans-Webhooks-Signature"].removeprefix("sha1=")) == []
+
+
+@pytest.mark.parametrize("erasure", [False, True], ids=["tokens removed", "erased"])
+def test_a_departure_has_the_worker_delete_its_copy_of_the_history(
+    leaving, client, work_dir, django_capture_on_commit_callbacks, erasure
+):
+    local_copy = work_dir / leaving.oh.project_member_id
+    local_copy.mkdir(parents=True)
+    (local_copy / "state.json").write_text("{}")
+    [post] = leave(leaving, erasure=erasure)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post.send(client, OH_URL)
+
+    assert local_copy.exists() is False
+
+
+def test_a_forged_departure_leaves_the_workers_copy(
+    leaving, client, work_dir, django_capture_on_commit_callbacks
+):
+    local_copy = work_dir / leaving.oh.project_member_id
+    local_copy.mkdir(parents=True)
+    [post] = leave(leaving, erasure=True)
+    forged = post.with_headers(X_OpenHumans_Webhooks_Signature=webhook_signature(post.body, "not-it"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        forged.send(client, OH_URL)
+
+    assert local_copy.exists() is True

@@ -1,6 +1,5 @@
 """OAuth tokens at rest and their refresh, against the stand-ins' token endpoints."""
 
-import socket
 import threading
 from datetime import timedelta
 
@@ -14,7 +13,7 @@ from apiclients.errors import InvalidGrant, TemporaryUpstreamError
 from core.models import MovesMember
 from open_humans.models import OpenHumansMember
 from sandbox import testing
-from tests.connected import refusing_requests
+from tests.connected import refusing_requests, unreachable_url
 
 COUNTS = "test-token-counts"
 
@@ -124,9 +123,7 @@ def test_no_refresh_token_stored_is_refused_without_asking(make_member):
 
 
 def test_open_humans_down_is_not_a_refusal(make_member, settings):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        settings.OH_BASE_URL = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    settings.OH_BASE_URL = unreachable_url()
     member = make_member("23456789").member
     OpenHumansMember.objects.filter(pk=member.pk).update(token_expires=None)
     member.refresh_from_db()
