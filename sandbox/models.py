@@ -203,6 +203,7 @@ class SandboxFile(models.Model):
     # Bytes received by the storage PUT; None until the first PUT arrives.
     received_size = models.BigIntegerField(null=True, blank=True)
     content_type = models.CharField(max_length=200, default="binary/octet-stream")
+    content_disposition = models.CharField(max_length=500, blank=True)
     etag = models.CharField(max_length=64, blank=True)
     # Set by upload/complete: only completed files are listed and downloadable.
     completed_at = models.DateTimeField(null=True, blank=True)

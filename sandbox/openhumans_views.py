@@ -542,7 +542,10 @@ def _storage_put(request: HttpRequest, key: str) -> HttpResponse:
         return _s3_error("MissingContentLength", "You must provide the Content-Length HTTP header.", 411)
     storage.receive(file, request, int(raw_length))
     content_type = request.META.get("CONTENT_TYPE") or "binary/octet-stream"
-    SandboxFile.objects.filter(pk=file.pk).update(content_type=content_type)
+    # S3 keeps the object's Content-Disposition as sent with the PUT (it is
+    # not part of the signature) and serves it with every GET.
+    disposition = request.META.get("HTTP_CONTENT_DISPOSITION", "")[:500]
+    SandboxFile.objects.filter(pk=file.pk).update(content_type=content_type, content_disposition=disposition)
     response = HttpResponse(status=200)
     response["ETag"] = f'"{file.etag}"'
     response["x-amz-request-id"] = secrets.token_hex(8).upper()
@@ -587,6 +590,8 @@ def _storage_get(request: HttpRequest, key: str) -> HttpResponse:
     if status == 206:
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     response["Accept-Ranges"] = "bytes"
+    if file.content_disposition:
+        response["Content-Disposition"] = file.content_disposition
     response["ETag"] = f'"{file.etag}"'
     response["Last-Modified"] = http_date(path.stat().st_mtime)
     return response

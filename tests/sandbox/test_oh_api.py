@@ -508,3 +508,20 @@ def test_upload_complete_of_another_members_file_completes_it_as_the_real_server
     response = client.post(COMPLETE, {"file_id": started["id"]}, **auth(oh_access))
     assert response.json() == {"status": "ok", "size": 2}
     assert SandboxFile.objects.get().completed_at <= timezone.now() + timedelta(seconds=1)
+
+
+@pytest.mark.django_db
+def test_storage_serves_the_content_disposition_sent_with_the_bytes(client, oh_member, oh_access):
+    started = start_upload(client, oh_member, oh_access, filename="moves-storyline-data.json")
+    disposition = 'attachment; filename="moves-storyline-data.json"'
+    put = client.put(
+        path_of(started.json()["url"]), b"[1]", content_type="", headers={"Content-Disposition": disposition}
+    )
+    assert put.status_code == 200
+    client.post(
+        COMPLETE,
+        {"project_member_id": oh_member.project_member_id, "file_id": started.json()["id"]},
+        **auth(oh_access),
+    )
+    (stored,) = testing.stored_files(oh_member)
+    assert stored.content_disposition == disposition
