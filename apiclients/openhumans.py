@@ -222,8 +222,20 @@ class OpenHumansClient:
             on_created(target.id)
         # data=<open file> streams it and sends Content-Length from its size,
         # so memory stays flat however large the file is.
+        # Storage keeps the Content-Disposition sent with the bytes (it is not
+        # signed), so a browser following a download saves the file rather
+        # than showing 50 MB of JSON.
+        disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
         with open(path, "rb") as body:
-            send("PUT", target.url, service=SERVICE, session=self.session, data=body, quote_errors=False)
+            send(
+                "PUT",
+                target.url,
+                service=SERVICE,
+                session=self.session,
+                data=body,
+                headers=disposition,
+                quote_errors=False,
+            )
         done = self._validated(
             UploadCompleteReply,
             self._send(

@@ -63,7 +63,9 @@ class Ticker(bootsteps.StartStopStep):
             at = quota.local_start_of(minute, minute.index(latest) + 1) + quota.margin
         except redis.RedisError:
             at = now + 60 / settings.RATE_LIMIT_TIME_SCALE
-        self.entry = self.timer.call_at(max(at, now + 0.05), self._tick)
+        # The worker's timer counts on the monotonic clock, not the wall
+        # clock the windows are named by: give it a delay, not a moment.
+        self.entry = self.timer.call_after(max(at - now, 0.05), self._tick)
 
     def _tick(self) -> None:
         try:

@@ -330,6 +330,8 @@ def test_upload_streams_the_file_to_storage_without_credentials(oh, cassette, se
     assert put.body.name == str(data_file)
     assert put.headers["Content-Length"] == "96"
     assert "Authorization" not in put.headers
+    # Kept by storage and served with every download, so browsers save the file.
+    assert put.headers["Content-Disposition"] == 'attachment; filename="moves-storyline-data.json"'
 
 
 def test_upload_for_a_member_who_left_sends_nothing_more(oh, cassette, data_file):
