@@ -1,4 +1,4 @@
-"""The worker's clock: it ticks at every (scaled) minute on the worker's own timer, and survives a failed tick."""
+"""The worker's clock: it ticks every (scaled) minute on the worker's timer, and survives a failed tick."""
 
 import time
 from types import SimpleNamespace
