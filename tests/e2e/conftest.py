@@ -11,7 +11,6 @@ Every page gets a screenshot in test-artifacts/, pass or fail; with
 ``SCREENSHOTS_TO_DOCS=1`` the README's pictures are written to docs/ too.
 """
 
-import logging
 import os
 import re
 import threading
@@ -213,52 +212,23 @@ def worker(site: Site, monkeypatch) -> Iterator[Any]:
             connections.close_all()
 
     signals.task_postrun.connect(release_connections, weak=False)
-    saved = {key: celery_app.conf[key] for key in ("task_always_eager", "worker_hijack_root_logger")}
-    # The worker must not take over the root logger: pytest's log capture lives there.
-    celery_app.conf.update(task_always_eager=False, worker_hijack_root_logger=False)
-    clock = WindowClock()
+    # Both names: the app reads its settings from Django's under the CELERY_
+    # prefix, and that one wins unless set too. The worker must not take over
+    # the root logger: pytest's log capture lives there.
+    keys = ("task_always_eager", "CELERY_TASK_ALWAYS_EAGER", "worker_hijack_root_logger")
+    saved = {key: celery_app.conf.get(key) for key in keys}
+    celery_app.conf.update(
+        task_always_eager=False, CELERY_TASK_ALWAYS_EAGER=False, worker_hijack_root_logger=False
+    )
     try:
+        # The worker's own clock (datauploader.ticker) hands out the quota every window.
         with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as running:
-            clock.start()
             yield running
     finally:
-        clock.stop()
         celery_app.conf.update(saved)
         signals.task_postrun.disconnect(release_connections)
         for conn in shared.values():
             conn.dec_thread_sharing()
-
-
-class WindowClock(threading.Thread):
-    """Hands out the quota twice per (scaled) minute, as the worker's own clock should.
-
-    The worker's ``datauploader.ticker.Ticker`` arms its timer with a
-    wall-clock time (``time.time()``) while kombu's timer counts in
-    ``time.monotonic()``, so its first tick lies decades ahead and it never
-    fires; until that is fixed this thread stands in for it. A dispatch is
-    locked and hands out only free quota, so a working Ticker beside it
-    changes nothing.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        from datauploader.dispatch import Dispatcher
-
-        while not self.stopping.wait(30 / TIME_SCALE):
-            try:
-                Dispatcher().dispatch()
-            except Exception:
-                # A missed tick is retried at the next one, as the worker's clock does.
-                logging.getLogger(__name__).exception("dispatch tick failed")
-            finally:
-                connections.close_all()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.join(timeout=10)
 
 
 # --- Pages ----------------------------------------------------------------------------------
