@@ -105,10 +105,14 @@ class ScaleResult:
     heartbeats: bool = False
     clock: str = ""
     stopped: str = ""
+    windows: dict[str, int] = field(default_factory=dict)
+    run_seconds: float = 0.0
 
     @property
     def makespan_ratio(self) -> float | None:
-        return self.makespan_seconds / self.floor_seconds if self.floor_seconds else None
+        if not self.completed or not self.floor_seconds:
+            return None
+        return self.makespan_seconds / self.floor_seconds
 
     def as_json(self) -> dict:
         data = asdict(self)
@@ -258,6 +262,22 @@ def render(result: ScaleResult) -> str:
         ("downloads from Open Humans", f"{r.oh_downloads} ({r.download_bytes / MB:.1f} MB)"),
         ("first file after queueing", r.first_file_seconds.text() + " (min / median / max)"),
         ("current after queueing", r.done_seconds.text() + " (min / median / max)"),
+        (
+            "minute windows",
+            f"{r.windows.get('windows', 0)} from the first request to the last: "
+            f"{r.windows.get('full', 0)} full, "
+            f"{r.windows.get('short', 0)} short of the limit while the hour had room "
+            f"({r.windows.get('unused', 0)} requests left unused)",
+        ),
+        (
+            "time in runs",
+            f"{r.run_seconds:.0f} s in all, "
+            + (
+                f"{r.run_seconds / r.logged_requests * 1000:.0f} ms per Moves request"
+                if r.logged_requests
+                else "no requests"
+            ),
+        ),
         ("Moves 429 answers", str(r.moves_429)),
         (
             "worker memory",
@@ -421,26 +441,98 @@ class Progress:
     waited: float
     restarted: str = ""
     why: str = ""
+    per_window: dict[int, int] = field(default_factory=dict)
 
 
-# A run ends early when no Moves request reached the stand-in for this many minute windows.
+# A run ends early when nothing moves for this many minute windows: no Moves request
+# although the hour has room (stalled), or requests but no member any further (livelock).
 STALL_WINDOWS = 20
 
 
 @dataclass
 class Stall:
-    """Whether the stand-in Moves has seen no request for ``STALL_WINDOWS`` minute windows."""
+    """Whether the run stopped moving for ``STALL_WINDOWS`` minute windows.
+
+    Stalled: the stand-in Moves saw no request while the app's hour still had
+    room (waiting for the next hour is no stall). Livelocked: requests go on,
+    but no member fetched a week or became current.
+    """
 
     client: redis.Redis
     window: float
+    hour_limit: int
+    members: set[str]
+    # Requests the stand-in counted in each minute window, by the window's index.
+    per_window: dict[int, int] = field(default_factory=dict)
     seen: int = -1
-    since: float = field(default_factory=time.monotonic)
+    progress: int = -1
+    since_request: float = field(default_factory=time.monotonic)
+    since_progress: float = field(default_factory=time.monotonic)
 
-    def stalled(self) -> bool:
+    def check(self, done: int) -> str:
+        from django.conf import settings
+        from django.db.models import Sum
+
+        from core.models import MovesMember
+        from sandbox import limits
+
+        now = time.monotonic()
+        self._count_windows(settings.MOVES_CLIENT_ID)
         requests = int(self.client.hget(COUNTS_KEY, "moves_requests") or 0)
         if requests != self.seen:
-            self.seen, self.since = requests, time.monotonic()
-        return time.monotonic() - self.since > STALL_WINDOWS * self.window
+            self.seen, self.since_request = requests, now
+        weeks = MovesMember.objects.filter(member__oh_id__in=self.members).aggregate(weeks=Sum("weeks_done"))
+        progress = (weeks["weeks"] or 0) + done
+        if progress != self.progress:
+            self.progress, self.since_progress = progress, now
+        limit = STALL_WINDOWS * self.window
+        _, hour_used = limits.used(settings.MOVES_CLIENT_ID)
+        if now - self.since_request > limit and hour_used < self.hour_limit:
+            return f"stalled: no Moves request for {STALL_WINDOWS} minute windows while the hour had room"
+        if now - self.since_progress > limit and now - self.since_request < limit:
+            return (
+                f"livelocked: Moves requests went on for {STALL_WINDOWS} minute windows, "
+                "but no member fetched a week or became current"
+            )
+        return ""
+
+    def _count_windows(self, client_id: str) -> None:
+        """The stand-in's own count of the current and the previous minute window (they expire soon)."""
+        from apiclients.windows import WindowCounter
+        from sandbox import limits
+
+        minute, _ = limits.windows()
+        counter = WindowCounter(self.client, f"{limits.KEY_PREFIX}:{client_id}")
+        index = minute.index(time.time())
+        for at in (index - 1, index):
+            count = int(self.client.get(counter.key(minute, at)) or 0)
+            if count:
+                self.per_window[at] = max(self.per_window.get(at, 0), count)
+
+
+def window_usage(per_window: dict[int, int], floor: Floor) -> dict[str, int]:
+    """How the minute windows from the first request to the last were used.
+
+    ``short``: windows holding fewer than the app's L requests although
+    their hour still had room; ``unused``: the requests those left unused.
+    """
+    if not per_window:
+        return {"windows": 0, "full": 0, "short": 0, "unused": 0}
+    first, last = min(per_window), max(per_window)
+    per_hour = round(floor.hour_seconds / floor.minute_seconds)
+    in_hour: dict[int, int] = {}
+    full = short = unused = 0
+    for index in range(first, last + 1):
+        count = per_window.get(index, 0)
+        hour = index // per_hour
+        room = floor.hour_limit - in_hour.get(hour, 0)
+        in_hour[hour] = in_hour.get(hour, 0) + count
+        if count >= floor.minute_limit:
+            full += 1
+        elif room > count:
+            short += 1
+            unused += min(floor.minute_limit, room) - count
+    return {"windows": last - first + 1, "full": full, "short": short, "unused": unused}
 
 
 def backfill(
@@ -492,7 +584,10 @@ def watch(
     progress = Progress(queued_at=queued_at, done={}, completed=False, waited=0.0)
     everyone = {bench.project_member_id for bench, _ in members}
     deadline = time.monotonic() + timeout
-    stall = Stall(client=workers.redis, window=60 / float(workers.machines[0].env["RATE_LIMIT_TIME_SCALE"]))
+    floor = from_settings(1)
+    stall = Stall(
+        client=workers.redis, window=floor.minute_seconds, hour_limit=floor.hour_limit, members=everyone
+    )
     while True:
         now = time.time()
         if restart_at and not progress.restarted and now - queued_at >= restart_at:
@@ -515,11 +610,13 @@ def watch(
         if time.monotonic() > deadline:
             progress.why = f"timed out after {timeout:.0f} s"
             break
-        if stall.stalled():
-            progress.why = f"stalled: no Moves request for {STALL_WINDOWS} minute windows"
+        stuck = stall.check(len(progress.done))
+        if stuck:
+            progress.why = stuck
             break
         time.sleep(POLL_SECONDS)
     progress.waited = time.time() - queued_at
+    progress.per_window = stall.per_window
     if progress.completed:
         # Runs still going (none should be) end before the counts are read.
         settle(MovesMember)
@@ -621,6 +718,8 @@ def figures(
         heartbeats=running.heartbeats,
         clock="bench.clock stand-in" if clock else "the workers' own (datauploader.ticker)",
         stopped=progress.why,
+        windows=window_usage(progress.per_window, from_settings(1)),
+        run_seconds=runs.seconds,
     )
 
 

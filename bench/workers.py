@@ -35,6 +35,7 @@ RUN_LINE = re.compile(
     r"process_moves (\S+): ([^;\n]+); (\d+) requests, (\d+) weeks, (\d+) days changed(, uploaded)?"
 )
 DISPATCH_LINE = re.compile(r"dispatch: (\d+) requests to (\d+) members")
+SUCCEEDED = re.compile(r"Task datauploader\.process_moves\[[^\]]+\] succeeded in ([0-9.]+)s")
 ALIVE_KEY = "workers:alive"  # datauploader.machines.ALIVE_KEY
 SAMPLE_SECONDS = 0.25
 
@@ -65,6 +66,8 @@ class RunCounts:
     requests: int
     outcomes: dict[str, int]
     dispatches: int
+    # Seconds the runs took, from Celery's line for each that ended.
+    seconds: float = 0.0
 
     @property
     def without_requests(self) -> int:
@@ -292,14 +295,16 @@ class Workers:
 
     def run_counts(self) -> RunCounts:
         runs = with_requests = requests = dispatches = 0
+        seconds = 0.0
         outcomes: Counter[str] = Counter()
         for machine in self.machines:
             text = machine.log_text()
             runs += len(RECEIVED.findall(text))
+            seconds += sum(float(found) for found in SUCCEEDED.findall(text))
             dispatches += len(DISPATCH_LINE.findall(text))
             for match in RUN_LINE.finditer(text):
                 sent = int(match.group(3))
                 requests += sent
                 with_requests += sent > 0
                 outcomes[match.group(2)] += 1
-        return RunCounts(runs, with_requests, requests, dict(outcomes), dispatches)
+        return RunCounts(runs, with_requests, requests, dict(outcomes), dispatches, seconds)
