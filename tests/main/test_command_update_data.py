@@ -5,10 +5,12 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 
-from core.models import MovesMember, Priority
+from core import deliveries
+from core.models import MovesMember, Priority, WebhookDelivery
 
 ELAPSED = re.compile(r"; \d+\.\d\d s$")
 Status = MovesMember.Status
@@ -58,6 +60,7 @@ def test_update_data_lists_every_skipped_member_at_verbosity_2(members, queued_t
     lines = run(verbosity=2)
 
     assert sorted(lines[:-1]) == [
+        "forgot 0 webhook deliveries past their replay window",
         "skipped 10000001: updated recently",
         "skipped 10000004: needs reconnect",
         "skipped 10000005: not connected",
@@ -96,7 +99,31 @@ def test_update_data_takes_the_same_few_queries_for_many_members(
     for n in range(80):
         make_member(str(10000001 + n), status=Status.CURRENT, last_updated=hours_ago(30 if n % 2 else 1))
 
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):
         lines = run()
 
     assert lines[-1].startswith("queued updates of 40 members; skipped 40 (40 updated recently)")
+
+
+def webhook_deliveries_received(*ages: timedelta) -> None:
+    now = timezone.now()
+    for number, age in enumerate(ages):
+        with time_machine.travel(now - age, tick=False):
+            deliveries.first_delivery("moves", deliveries.digest(str(number)))
+
+
+def test_update_data_forgets_webhook_deliveries_past_their_replay_window(db, settings):
+    settings.WEBHOOK_MAX_AGE_SECONDS = 900
+    webhook_deliveries_received(timedelta(minutes=31), timedelta(days=40), timedelta(minutes=29))
+
+    run()
+
+    assert list(WebhookDelivery.objects.values_list("digest", flat=True)) == [deliveries.digest("2")]
+
+
+def test_update_data_dry_run_forgets_no_webhook_delivery(db):
+    webhook_deliveries_received(timedelta(days=40))
+
+    run("--dry-run")
+
+    assert WebhookDelivery.objects.count() == 1
