@@ -39,7 +39,6 @@ import psycopg
 import pytest
 import redis
 import requests
-from celery import Celery
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -171,25 +170,6 @@ def control(browser: requests.Session, sandbox: str, **fields: str) -> None:
         timeout=10,
     )
     assert done.status_code == 200, done.text[:300]
-
-
-class Clock:
-    """Sends ``datauploader.dispatch`` now and then, as the worker's own clock should.
-
-    The worker's ``Ticker`` arms kombu's timer with wall-clock time while the
-    timer counts in monotonic time, so it never fires (see the xfail test
-    below); a dispatch that hands out nothing (the last tenth of a quota
-    window hands out nothing) would then leave the member waiting for ever.
-    """
-
-    def __init__(self, broker_url: str) -> None:
-        self.app = Celery("fullrun-clock", broker=broker_url)
-        self.last = 0.0
-
-    def tick(self) -> None:
-        if time.monotonic() - self.last >= 1.0:
-            self.app.send_task("datauploader.dispatch", queue="celery")
-            self.last = time.monotonic()
 
 
 def issued_secrets(sandbox_db: Path) -> list[str]:
@@ -343,11 +323,8 @@ def full_run(tmp_path_factory) -> "FullRun":
         )
         assert (connected.status_code, connected.url) == (200, app + "/dashboard/")
 
-        clock = Clock(base["REDIS_URL"])
-
         def status() -> dict:
             processes.check_alive()
-            clock.tick()
             return browser.get(app + "/dashboard/status.json", timeout=10).json()
 
         current = wait_for(lambda: (s := status())["status"] == "current" and s, 40, "the first sync")
@@ -414,32 +391,3 @@ def test_a_full_run_leaves_no_signed_storage_link_in_the_apps_logs(full_run):
     found = {name: SIGNED.findall(full_run.logs[name]) for name in ("web.log", "worker.log")}
 
     assert found == {"web.log": [], "worker.log": []}
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "datauploader/ticker.py arms kombu's timer with time.time() while the timer counts in "
-        "time.monotonic(): the first tick lies decades ahead, so the worker never dispatches by itself "
-        "and never says it is alive"
-    ),
-)
-def test_the_workers_clock_ticks_within_a_window(db, settings):
-    from types import SimpleNamespace
-
-    from kombu.asynchronous.timer import Timer
-
-    from datauploader.ticker import Ticker
-
-    settings.RATE_LIMIT_TIME_SCALE = 30
-    timer = Timer()
-    ticker = Ticker(SimpleNamespace())
-    ticker.start(SimpleNamespace(timer=timer))
-    try:
-        [entry] = timer.queue
-        due_in = entry.eta - time.monotonic()
-    finally:
-        ticker.stop(None)
-
-    # A window is 2 s at this scale; the clock ticks at the start of the next one.
-    assert 0 <= due_in <= 3
