@@ -178,6 +178,8 @@ class MovesMember(OAuthTokens):
     uploaded_at = models.DateTimeField(null=True, blank=True)
     # Named by Open Humans for an upload whose end was not recorded yet.
     pending_file_id = models.BigIntegerField(null=True, blank=True)
+    # The file a newer upload replaced, until its delete is confirmed.
+    obsolete_file_id = models.BigIntegerField(null=True, blank=True)
     days_held = models.PositiveIntegerField(default=0)
     first_day_held = models.DateField(null=True, blank=True)
     last_day_held = models.DateField(null=True, blank=True)
@@ -528,6 +530,8 @@ class MovesMember(OAuthTokens):
         first_day: date | None,
         last_day: date | None,
     ) -> bool:
+        """A new file is complete on Open Humans; the one it replaces is remembered until deleted."""
+        replaced = self.file_id if self.file_id not in (None, file_id) else self.obsolete_file_id
         return self._write(
             lease,
             file_id=file_id,
@@ -535,10 +539,15 @@ class MovesMember(OAuthTokens):
             file_sha256=sha256,
             uploaded_at=timezone.now(),
             pending_file_id=None,
+            obsolete_file_id=replaced,
             days_held=days,
             first_day_held=first_day,
             last_day_held=last_day,
         )
+
+    def forget_obsolete_file(self, lease: str) -> bool:
+        """The replaced file is deleted from Open Humans (or was gone already)."""
+        return self._write(lease, obsolete_file_id=None)
 
     def record_file(self, lease: str, file_id: int | None, sha256: str = "") -> bool:
         """Which file on Open Humans is the member's, as found there (none, or one kept from before)."""

@@ -327,6 +327,11 @@ class LocalHistory:
         self.state.dirty = False
         self._save_state()
 
+    def mark_dirty(self) -> None:
+        """The history differs from the file it continues (it was repaired on import)."""
+        self.state.dirty = True
+        self._save_state()
+
     def profile_read(self) -> None:
         self.state.zone_changed = False
         self._save_state()

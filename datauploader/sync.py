@@ -232,15 +232,31 @@ class Sync:
     # --- Step 2: leftovers on Open Humans ------------------------------------------
 
     def _clean_up_open_humans(self) -> None:
-        """Delete an upload a crashed run left behind (the database never recorded it as the file)."""
-        pending = self.member.pending_file_id
-        if pending is None:
+        """Delete what an earlier run left on Open Humans: an upload never recorded, a file replaced."""
+        member = self.member
+        pending = member.pending_file_id
+        if pending is not None:
+            if pending != member.file_id:
+                self.oh.delete_file(self.oh_token, self.oh_id, pending)
+                self.report.oh_calls += 1
+                log.info(
+                    "process_moves %s: deleted file %s left by an interrupted upload", self.oh_id, pending
+                )
+            self._check(member.record_file(self.lease, member.file_id, member.file_sha256))
+        self._delete_replaced()
+
+    def _delete_replaced(self) -> None:
+        """Delete the file the last upload replaced; remembered until Open Humans confirms it."""
+        member = self.member
+        replaced = member.obsolete_file_id
+        if replaced is None or replaced == member.file_id:
+            if replaced is not None:
+                self._check(member.forget_obsolete_file(self.lease))
             return
-        if pending != self.member.file_id:
-            self.oh.delete_file(self.oh_token, self.oh_id, pending)
-            self.report.oh_calls += 1
-            log.info("process_moves %s: deleted file %s left by an interrupted upload", self.oh_id, pending)
-        self._check(self.member.record_file(self.lease, self.member.file_id, self.member.file_sha256))
+        # An id already gone answers {"ids": []}: deleted either way.
+        self.oh.delete_file(self.oh_token, self.oh_id, replaced)
+        self.report.oh_calls += 1
+        self._check(member.forget_obsolete_file(self.lease))
 
     # --- Step 3: the local history ---------------------------------------------------
 
@@ -320,12 +336,10 @@ class Sync:
                 imported.dropped,
                 ", put days back in date order" if imported.reordered else "",
             )
-            history.state.dirty = True
-        self._check(
-            member.record_file(
-                self.lease, found.id, member.file_sha256 if member.file_id == found.id else got.sha256
-            )
-        )
+            history.mark_dirty()
+        # The bytes just read are what Open Humans holds, whatever we uploaded
+        # there once (a file can be changed behind our back).
+        self._check(member.record_file(self.lease, found.id, got.sha256))
 
     # --- Step 4: fetching --------------------------------------------------------------
 
@@ -512,7 +526,6 @@ class Sync:
             if written.first_day and written.last_day:
                 metadata["start_date"] = written.first_day.isoformat()
                 metadata["end_date"] = written.last_day.isoformat()
-            previous = member.file_id
             uploaded = self.oh.upload(
                 self.oh_token,
                 self.oh_id,
@@ -537,9 +550,7 @@ class Sync:
                 raise StopRun("the member disconnected during the upload")
             history.uploaded(uploaded.id, written.sha256)
             self.report.uploaded = True
-            if previous is not None and previous != uploaded.id:
-                self.oh.delete_file(self.oh_token, self.oh_id, previous)
-                self.report.oh_calls += 1
+            self._delete_replaced()
             self._store_summaries(history, written.facts)
         finally:
             written.path.unlink(missing_ok=True)

@@ -109,14 +109,11 @@ def sandboxed(sandbox_server, settings):
 
 
 @pytest.fixture
-def connect(sandboxed, django_user_model) -> Callable[..., Connected]:
-    """A person whose Moves history has ``days`` days up to today (or as given), connected through us."""
-    counter = iter(range(1, 1000))
+def connect_user(sandboxed, django_user_model) -> Callable[[Any], Connected]:
+    """Connect an existing stand-in Moves user through us, as a new Open Humans member of the same name."""
 
-    def make(days: int = 70, first_date: date | None = None, **user_fields: Any) -> Connected:
-        name = f"person{next(counter)}"
-        user = testing.create_moves_user(name, first_date=first_date, days=days, **user_fields)
-        oh = testing.create_oh_member(name)
+    def attach(user: Any) -> Connected:
+        oh = testing.create_oh_member(user.name)
         oh_access, oh_refresh = testing.issue_oh_tokens(oh)
         moves_access, moves_refresh = testing.issue_moves_tokens(user, age=7200)
         django_user = django_user_model.objects.create_user(username=f"oh-{oh.project_member_id}")
@@ -131,7 +128,35 @@ def connect(sandboxed, django_user_model) -> Callable[..., Connected]:
         member = MovesMember.connect(oh_member, grant)
         return Connected(user=user, oh=oh, member=member)
 
+    return attach
+
+
+@pytest.fixture
+def connect(connect_user) -> Callable[..., Connected]:
+    """A person whose Moves history has ``days`` days up to today (or as given), connected through us."""
+    counter = iter(range(1, 1000))
+
+    def make(days: int = 70, first_date: date | None = None, **user_fields: Any) -> Connected:
+        user = testing.create_moves_user(
+            f"person{next(counter)}", first_date=first_date, days=days, **user_fields
+        )
+        return connect_user(user)
+
     return make
+
+
+def edit_a_day(user: Any, around: date) -> date:
+    """Edit an activity of the day ``around``, or of the nearest earlier day that has one; returns it."""
+    from sandbox.storyline import CannotChange
+
+    for back in range(14):
+        day = around - timedelta(days=back)
+        try:
+            testing.edit_day(user, day)
+        except CannotChange:
+            continue
+        return day
+    raise AssertionError(f"no day with an activity to edit in the two weeks before {around}")
 
 
 def dispatch_until(done: Callable[[], bool], seconds: float = 30) -> None:

@@ -23,6 +23,7 @@ from datauploader.dispatch import Dispatcher
 from datauploader.sync import Sync
 from sandbox import testing
 from tests.connected import Connected, settle
+from tests.datauploader.conftest import edit_a_day
 
 
 class Killed(BaseException):
@@ -49,16 +50,6 @@ def fault(endpoint: str) -> Callable[[pytest.MonkeyPatch], None]:
     return lambda patch: testing.add_fault(endpoint, status=500, count=1)
 
 
-# Once the new file is recorded as the member's, nothing remembers the previous one.
-PREVIOUS_FORGOTTEN = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "datauploader/sync.py deletes the previous file only right after recording the new one; when that "
-        "delete fails or the run dies before it, no later run knows the old file id and two files stay on "
-        "Open Humans for good"
-    ),
-)
-
 CRASHES = [
     pytest.param(fault("oh.upload_direct"), id="upload/direct fails"),
     pytest.param(die_before("PUT", "moves-storyline-data.json"), id="killed after upload/direct"),
@@ -67,11 +58,9 @@ CRASHES = [
     pytest.param(fault("oh.upload_complete"), id="complete fails"),
     pytest.param(lambda patch: patch.setattr(MovesMember, "record_upload", die), id="killed after complete"),
     pytest.param(
-        lambda patch: patch.setattr(OpenHumansClient, "delete_file", die),
-        id="killed before the delete",
-        marks=PREVIOUS_FORGOTTEN,
+        lambda patch: patch.setattr(OpenHumansClient, "delete_file", die), id="killed before the delete"
     ),
-    pytest.param(fault("oh.delete"), id="delete fails", marks=PREVIOUS_FORGOTTEN),
+    pytest.param(fault("oh.delete"), id="delete fails"),
     pytest.param(lambda patch: patch.setattr(Sync, "_store_summaries", die), id="killed after the delete"),
 ]
 
@@ -93,7 +82,8 @@ def test_a_broken_replacement_keeps_every_day_and_the_next_runs_converge(
     person = connect(days=10)
     member = settle(person.member)
     [held_before] = file_dates(person)
-    testing.edit_day(person.user, next(d for d in (date.today() - timedelta(days=n) for n in range(2, 9))))
+    # A day changes at Moves, so the update has a new file to upload.
+    edit_a_day(person.user, date.today() - timedelta(days=2))
     assert member.claim_manual_update() is True
 
     with monkeypatch.context() as patch:

@@ -11,7 +11,7 @@ import pytest
 from core.days import HAS_DATA, calendar
 from core.models import MovesMember, RecentDay
 from sandbox import testing
-from tests.datauploader.conftest import dispatch_until, settle
+from tests.datauploader.conftest import dispatch_until, edit_a_day, settle
 
 
 def test_a_new_member_gets_their_whole_history_as_one_file(connect):
@@ -46,8 +46,7 @@ def test_the_first_batch_brings_the_latest_weeks_first(connect, settings):
 def test_an_update_fetches_the_recent_weeks_again_and_keeps_newer_copies(connect):
     person = connect(days=40)
     member = settle(person.member)
-    edited_day = date.today() - timedelta(days=8)
-    testing.edit_day(person.user, edited_day)
+    edit_a_day(person.user, date.today() - timedelta(days=8))
     member.claim_manual_update()
     member = settle(member)
     assert person.file_days() == person.moves_days()
@@ -57,8 +56,7 @@ def test_an_update_fetches_the_recent_weeks_again_and_keeps_newer_copies(connect
 def test_a_notified_week_months_back_is_fetched_again(connect):
     person = connect(days=200)
     member = settle(person.member)
-    edited_day = date.today() - timedelta(days=90)
-    testing.edit_day(person.user, edited_day)
+    edit_a_day(person.user, date.today() - timedelta(days=90))
     with testing.capture_deliveries() as captured:
         testing.flush_notifications()
     assert len(captured.posts) == 1

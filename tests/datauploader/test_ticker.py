@@ -8,6 +8,9 @@ from celery.utils.timer2 import Timer
 
 from datauploader import machines, ticker
 
+# The clock runs in its own thread, which may open a database connection of its own.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 
 @pytest.fixture
 def worker():
