@@ -2,6 +2,8 @@
 
 import logging
 
+import pytest
+
 from demotemplate.logging_filters import RedactSecretsFilter
 
 SECRETS = ["tok-abc123", "code-xyz789", "shh-client-secret", "bearer-value-42"]
@@ -49,3 +51,43 @@ def test_log_redaction_hides_values_in_tracebacks():
     assert "ValueError" in line
     assert "tok-abc123" not in line
     assert "bearer-value-42" not in line
+
+
+def through_handlers(logger_name: str, message: str) -> list[str]:
+    """``message`` as each configured handler that would write it for ``logger_name`` writes it.
+
+    The handlers pytest adds to capture logs are left out: they are not the site's.
+    """
+    logger = logging.getLogger(logger_name)
+    written = []
+    while logger is not None:
+        for handler in logger.handlers:
+            if type(handler).__module__.startswith("_pytest"):
+                continue
+            record = logging.LogRecord(logger_name, logging.INFO, __file__, 1, message, None, None)
+            if handler.filter(record):
+                written.append(handler.format(record))
+        logger = logger.parent if logger.propagate else None
+    return written
+
+
+def test_app_log_lines_are_redacted_by_the_configured_handlers():
+    lines = through_handlers("main.views", "callback with code=code-xyz789 failed")
+
+    assert lines != []
+    assert [line for line in lines if "code-xyz789" in line] == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "demotemplate/settings.py LOGGING leaves Django's own 'django.server' handler in place, without the "
+        "redaction filter: runserver (make run) and run_sandbox write request lines such as "
+        "'GET /complete/?code=...&state=...' as they are"
+    ),
+)
+def test_request_lines_of_the_development_server_are_redacted():
+    lines = through_handlers("django.server", '"GET /complete/?code=code-xyz789&state=s1 HTTP/1.1" 302 0')
+
+    assert lines != []
+    assert [line for line in lines if "code-xyz789" in line] == []
