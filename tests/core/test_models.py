@@ -616,6 +616,16 @@ def test_record_pending_then_completed_upload(running, clock):
     )
 
 
+def test_record_upload_remembers_the_file_it_replaced_until_its_delete_is_confirmed(running):
+    moves, lease = running(file_id=40330)
+
+    moves.record_upload(lease, file_id=40331, size=1, sha256="ef" * 32, days=1, first_day=None, last_day=None)
+    assert (fresh(moves).file_id, fresh(moves).obsolete_file_id) == (40331, 40330)
+
+    moves.forget_obsolete_file(lease)
+    assert fresh(moves).obsolete_file_id is None
+
+
 def test_record_file_names_the_file_found_on_open_humans(running):
     moves, lease = running(file_id=1, file_sha256="cd" * 32, pending_file_id=2)
 
@@ -662,6 +672,7 @@ UNDER_LEASE: dict[str, Callable[[MovesMember, str], object]] = {
     ),
     "record_file": lambda m, lease: m.record_file(lease, 9, "0" * 64),
     "sweep_progress": lambda m, lease: m.sweep_progress(lease, None, NOW),
+    "forget_obsolete_file": lambda m, lease: m.forget_obsolete_file(lease),
     "extend_lease": lambda m, lease: m.extend_lease(lease, 90),
 }
 
