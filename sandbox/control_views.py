@@ -239,6 +239,9 @@ def _fault_json(fault: Fault) -> dict:
         "status": fault.status,
         "delay": fault.delay,
         "malformed": fault.malformed,
+        "nested": fault.nested,
+        "oversized": fault.oversized,
+        "retry_after": fault.retry_after,
         "remaining": fault.remaining,
     }
 

@@ -243,9 +243,16 @@ class FaultForm(forms.Form):
     count = forms.IntegerField(label="For the next N calls", min_value=1, max_value=100_000, initial=1)
     delay = forms.FloatField(label="Delay (seconds)", min_value=0, max_value=600, initial=0, required=False)
     malformed = forms.BooleanField(label="Return malformed JSON", required=False)
+    nested = forms.BooleanField(label="Return JSON nested 100,000 levels deep", required=False)
+    oversized = forms.IntegerField(
+        label="Return a JSON list of this many bytes", min_value=1, max_value=2**31 - 1, required=False
+    )
+    retry_after = forms.CharField(label="Retry-After header", max_length=100, required=False)
 
     def clean(self) -> dict:
         data = super().clean()
         if not data.get("delay"):
             data["delay"] = 0.0
+        if sum(bool(data.get(name)) for name in ("malformed", "nested", "oversized")) > 1:
+            raise forms.ValidationError("Choose one way to spoil the answer.")
         return data

@@ -322,6 +322,12 @@ class Fault(models.Model):
     status = models.PositiveSmallIntegerField(null=True, blank=True)
     delay = models.FloatField(default=0)
     malformed = models.BooleanField(default=False)
+    # Instead of the real body: JSON nested deeper than any parser goes, or a
+    # valid JSON list of this many bytes (an answer too large to hold).
+    nested = models.BooleanField(default=False)
+    oversized = models.PositiveIntegerField(null=True, blank=True)
+    # A Retry-After header on the answer, exactly as given (a number, a date or garbage).
+    retry_after = models.CharField(max_length=100, blank=True)
     remaining = models.PositiveIntegerField(default=1)
     created = models.DateTimeField(default=timezone.now)
 
@@ -339,4 +345,10 @@ class Fault(models.Model):
             parts.append(f"status {self.status}")
         if self.malformed:
             parts.append("malformed JSON")
+        if self.nested:
+            parts.append("JSON nested too deep")
+        if self.oversized:
+            parts.append(f"a JSON list of {self.oversized} bytes")
+        if self.retry_after:
+            parts.append(f"Retry-After: {self.retry_after}")
         return ", ".join(parts) or "no effect"

@@ -267,10 +267,30 @@ def messages_for(member: SandboxOHMember) -> list[SandboxMessage]:
 
 
 def add_fault(
-    endpoint: str, status: int | None = None, count: int = 1, delay: float = 0, malformed: bool = False
+    endpoint: str,
+    status: int | None = None,
+    count: int = 1,
+    delay: float = 0,
+    malformed: bool = False,
+    nested: bool = False,
+    oversized: int | None = None,
+    retry_after: str = "",
 ) -> Fault:
-    """Make the next ``count`` calls of ``endpoint`` (e.g. "moves.storyline") misbehave."""
-    return faults.add(endpoint, status=status, count=count, delay=delay, malformed=malformed)
+    """Make the next ``count`` calls of ``endpoint`` (e.g. "moves.storyline") misbehave.
+
+    ``nested`` and ``oversized`` (bytes) replace the body of the real answer,
+    whose status and headers stay; ``retry_after`` adds that header as given.
+    """
+    return faults.add(
+        endpoint,
+        status=status,
+        count=count,
+        delay=delay,
+        malformed=malformed,
+        nested=nested,
+        oversized=oversized,
+        retry_after=retry_after,
+    )
 
 
 def clear_faults() -> None:

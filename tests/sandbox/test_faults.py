@@ -121,3 +121,82 @@ def test_control_page_lists_sandbox_state_and_adds_faults(client, moves_user, oh
         False,
     )
     assert "status 503" in client.get("/").content.decode()
+
+
+@pytest.mark.django_db
+def test_nested_fault_answers_json_nested_beyond_any_parser(client, moves_access):
+    testing.add_fault("moves.storyline", nested=True)
+    response = call(client, moves_access, STORYLINE)
+    body = response.content
+    assert (response.status_code, len(body), body[:3], body[-3:]) == (
+        200,
+        2 * faults.NESTED_DEPTH,
+        b"[[[",
+        b"]]]",
+    )
+    with pytest.raises(RecursionError):
+        json.loads(body)
+    following = call(client, moves_access, STORYLINE)
+    assert isinstance(json.loads(following.content), list)
+    # Still Moves' answer: counted against the limits and labelled with them.
+    remaining = [int(reply["X-RateLimit-MinuteRemaining"]) for reply in (response, following)]
+    assert remaining[0] - remaining[1] == 1
+
+
+@pytest.mark.django_db
+def test_oversized_fault_answers_a_json_list_of_that_many_bytes(client, moves_access):
+    testing.add_fault("moves.storyline", oversized=300_000)
+    response = call(client, moves_access, STORYLINE)
+    body = b"".join(response.streaming_content)
+    assert (response.status_code, len(body)) == (200, 300_000)
+    [day] = json.loads(body)
+    assert day["date"] == "20000101"
+    assert response.has_header("X-RateLimit-HourRemaining")
+
+
+@pytest.mark.django_db
+def test_retry_after_fault_sends_the_header_as_given(client, moves_access):
+    testing.add_fault("moves.profile", status=429, retry_after="1e9")
+    testing.add_fault("moves.profile", retry_after="soon, maybe")
+    refused = call(client, moves_access)
+    answered = call(client, moves_access)
+    assert (refused.status_code, refused["Retry-After"]) == (429, "1e9")
+    assert (answered.status_code, answered["Retry-After"]) == (200, "soon, maybe")
+    assert not call(client, moves_access).has_header("Retry-After")
+
+
+def test_add_fault_refuses_two_ways_of_spoiling_an_answer(db):
+    with pytest.raises(ValueError, match="one way"):
+        testing.add_fault("moves.storyline", nested=True, oversized=100_000)
+    with pytest.raises(ValueError, match="at least"):
+        testing.add_fault("moves.storyline", oversized=10)
+
+
+@pytest.mark.django_db
+def test_fault_json_endpoint_takes_the_answer_switches(client):
+    response = client.post(
+        "/faults/",
+        json.dumps({"endpoint": "oh.upload_direct", "status": 429, "retry_after": "inf"}),
+        content_type="application/json",
+    )
+    spoiled = client.post(
+        "/faults/",
+        json.dumps({"endpoint": "moves.storyline", "oversized": 1_000_000}),
+        content_type="application/json",
+    )
+    both = client.post(
+        "/faults/",
+        json.dumps({"endpoint": "moves.storyline", "nested": True, "malformed": True}),
+        content_type="application/json",
+    )
+    assert (response.status_code, response.json()["retry_after"]) == (201, "inf")
+    assert (spoiled.status_code, spoiled.json()["oversized"], spoiled.json()["nested"]) == (
+        201,
+        1_000_000,
+        False,
+    )
+    assert both.status_code == 400
+    assert [fault.describe() for fault in Fault.objects.all()] == [
+        "status 429, Retry-After: inf",
+        "a JSON list of 1000000 bytes",
+    ]
