@@ -2,12 +2,16 @@
 
 A pytest plugin (``tests/conftest.py`` loads it), so every area can use:
 
-- ``sandboxed``: the app pointed at the stand-ins (``sandbox_server``), with one-second quota windows;
+- ``sandboxed``: the app pointed at the stand-ins (``sandbox_server``), with six-second quota windows;
 - ``connect(days=...)``: a person with accounts at both stand-ins whose Moves is connected through us;
+- ``connect_user(user)``: the same for a stand-in Moves user made beforehand;
 - ``settle(member)``: hand out the quota, runs happening inline, until the member wants nothing more;
+- ``dispatch_until(done)``: hand out the quota until ``done()``;
+- ``edit_a_day(user, around)``: a person edits an activity of a day at the stand-in Moves;
 - ``no_upstream`` (or ``refusing_requests()``): any HTTP request through ``requests`` fails the test;
 - ``approve(session, url, **fields)``: a person approving a stand-in's consent page, as a browser would;
-- ``queued_tasks``: tasks go to the broker (the suite's Redis database) instead of running inline;
+- ``broker_messages``: tasks go to the broker (the suite's Redis database) instead of running inline;
+- ``queued_tasks``: the same, as (task, arguments) of the shared queue;
 - ``unreachable_url()``: an address where nothing answers (an upstream that is down).
 """
 
@@ -60,9 +64,11 @@ class Connected:
 
 @pytest.fixture
 def sandboxed(sandbox_server, settings, tmp_path):
-    """The app pointed at the stand-ins (served on their own origin), with one-second quota windows."""
+    """The app pointed at the stand-ins (served on their own origin), with six-second quota windows."""
     testing.point_app_at_sandbox(settings, sandbox_server.url)
-    settings.RATE_LIMIT_TIME_SCALE = 60
+    # Short enough that a test waiting for the next window waits seconds, long
+    # enough that a run under load finishes its batch inside its window.
+    settings.RATE_LIMIT_TIME_SCALE = 10
     settings.OH_SOURCE_LABEL = ""
     # The stand-in names stored objects by their id: each test keeps its own.
     settings.SANDBOX_STORAGE_DIR = tmp_path / "sandbox-files"
@@ -70,14 +76,11 @@ def sandboxed(sandbox_server, settings, tmp_path):
 
 
 @pytest.fixture
-def connect(sandboxed, django_user_model) -> Callable[..., Connected]:
-    """A person whose Moves history has ``days`` days up to today (or as given), connected through us."""
-    counter = iter(range(1, 1000))
+def connect_user(sandboxed, django_user_model) -> Callable[[Any], Connected]:
+    """Connect an existing stand-in Moves user through us, as a new Open Humans member of the same name."""
 
-    def make(days: int = 70, first_date: date | None = None, **user_fields: Any) -> Connected:
-        name = f"person{next(counter)}"
-        user = testing.create_moves_user(name, first_date=first_date, days=days, **user_fields)
-        oh = testing.create_oh_member(name)
+    def attach(user: Any) -> Connected:
+        oh = testing.create_oh_member(user.name)
         oh_access, oh_refresh = testing.issue_oh_tokens(oh)
         moves_access, moves_refresh = testing.issue_moves_tokens(user, age=7200)
         django_user = django_user_model.objects.create_user(username=f"oh-{oh.project_member_id}")
@@ -93,10 +96,49 @@ def connect(sandboxed, django_user_model) -> Callable[..., Connected]:
         member = MovesMember.connect(oh_member, grant)
         return Connected(user=user, oh=oh, member=member)
 
+    return attach
+
+
+@pytest.fixture
+def connect(connect_user) -> Callable[..., Connected]:
+    """A person whose Moves history has ``days`` days up to today (or as given), connected through us."""
+    counter = iter(range(1, 1000))
+
+    def make(days: int = 70, first_date: date | None = None, **user_fields: Any) -> Connected:
+        user = testing.create_moves_user(
+            f"person{next(counter)}", first_date=first_date, days=days, **user_fields
+        )
+        return connect_user(user)
+
     return make
 
 
-def settle(member: MovesMember, seconds: float = 20) -> MovesMember:
+def dispatch_until(done: Callable[[], bool], seconds: float = 30) -> None:
+    """Hand out the quota (runs happen inline) until ``done()``."""
+    from datauploader.dispatch import Dispatcher
+
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
+        Dispatcher().dispatch()
+        time.sleep(0.05)
+    assert done()
+
+
+def edit_a_day(user: Any, around: date) -> date:
+    """Edit an activity of the day ``around``, or of the nearest earlier day that has one; returns it."""
+    from sandbox.storyline import CannotChange
+
+    for back in range(14):
+        day = around - timedelta(days=back)
+        try:
+            testing.edit_day(user, day)
+        except CannotChange:
+            continue
+        return day
+    raise AssertionError(f"no day with an activity to edit in the two weeks before {around}")
+
+
+def settle(member: MovesMember, seconds: float = 30) -> MovesMember:
     """Hand out the quota (runs happen inline) until the member wants nothing more; returns it fresh."""
     from datauploader.dispatch import Dispatcher
 
@@ -165,26 +207,38 @@ def approve(session: requests.Session, authorize_url: str, decision: str = "allo
 
 
 @pytest.fixture
-def queued_tasks(redis_db, monkeypatch) -> Callable[[], list[tuple[str, list]]]:
-    """Tasks are sent to the broker instead of running inline; returns a reader of (task name, args).
+def broker_messages(redis_db, monkeypatch) -> Callable[[], list[tuple[str, str, list]]]:
+    """Tasks are sent to the broker instead of running inline; returns a reader of (queue, task, args).
 
-    The queue is the boundary of the web side and the commands: what the
-    worker then does is tested with the worker.
+    The queue is the boundary of the web side, the commands and the
+    dispatcher: what the worker then does is tested with the worker.
     """
     from datauploader.celery import app
 
-    # The app reads Django's CELERY_* settings by their namespaced names.
+    # Both names: the app reads Django's CELERY_* settings by their namespaced names.
+    monkeypatch.setitem(app.conf, "task_always_eager", False)
     monkeypatch.setitem(app.conf, "CELERY_TASK_ALWAYS_EAGER", False)
 
-    def read() -> list[tuple[str, list]]:
+    def read() -> list[tuple[str, str, list]]:
         found = []
-        for raw in reversed(redis_db.lrange("celery", 0, -1)):
-            message = json.loads(raw)
-            arguments = json.loads(base64.b64decode(message["body"]))[0]
-            found.append((message["headers"]["task"], arguments))
+        for key in sorted(redis_db.keys("*")):
+            queue = key.decode()
+            if queue.startswith("_kombu") or redis_db.type(key) != b"list":
+                continue
+            # Redis lists are pushed at the head: read them back to front, oldest first.
+            for raw in reversed(redis_db.lrange(key, 0, -1)):
+                message = json.loads(raw)
+                arguments = json.loads(base64.b64decode(message["body"]))[0]
+                found.append((queue, message["headers"]["task"], arguments))
         return found
 
     return read
+
+
+@pytest.fixture
+def queued_tasks(broker_messages) -> Callable[[], list[tuple[str, list]]]:
+    """The (task, args) of what was sent to the shared queue, oldest first."""
+    return lambda: [(task, arguments) for queue, task, arguments in broker_messages() if queue == "celery"]
 
 
 def unreachable_url() -> str:

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from core.models import MovesMember
 from sandbox import testing
-from tests.datauploader.conftest import dispatch_until, settle
+from tests.connected import dispatch_until, settle
 
 
 def test_a_garbled_storyline_answer_is_tried_again_and_then_the_history_completes(connect, settings):

@@ -22,8 +22,7 @@ from core.models import MovesMember
 from datauploader.dispatch import Dispatcher
 from datauploader.sync import Sync
 from sandbox import testing
-from tests.connected import Connected, settle
-from tests.datauploader.conftest import edit_a_day
+from tests.connected import Connected, edit_a_day, settle
 
 
 class Killed(BaseException):

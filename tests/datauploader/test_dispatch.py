@@ -55,7 +55,7 @@ def test_every_new_member_gets_a_first_batch_before_any_backfill():
     assert [sizes[pk] for pk in range(2, 20)] == [FIRST_BATCH_REQUESTS] * 18
 
 
-def test_dispatch_reserves_batches_and_queues_one_run_per_member(make_member, quota, sent_tasks):
+def test_dispatch_reserves_batches_and_queues_one_run_per_member(make_member, quota, broker_messages):
     now = timezone.now()
     first = make_member(
         sync_wanted_since=now - timedelta(minutes=2), sync_priority=Priority.BACKFILL, requests_wanted=40
@@ -71,13 +71,13 @@ def test_dispatch_reserves_batches_and_queues_one_run_per_member(make_member, qu
     ]
     assert quota.free() == 0
     minute = quota.certain_minute()
-    assert sent_tasks() == [
+    assert broker_messages() == [
         ("celery", "datauploader.process_moves", [first.member.oh_id, {"minute": minute, "size": 40}]),
         ("celery", "datauploader.process_moves", [second.member.oh_id, {"minute": minute, "size": 19}]),
     ]
 
 
-def test_a_dispatched_member_gets_no_second_batch_before_its_run_starts(make_member, quota, sent_tasks):
+def test_a_dispatched_member_gets_no_second_batch_before_its_run_starts(make_member, quota, broker_messages):
     member = make_member(sync_wanted_since=timezone.now(), sync_priority=Priority.BACKFILL, requests_wanted=5)
     Dispatcher(quota=quota, client=quota.client).dispatch()
     again = Dispatcher(quota=quota, client=quota.client).dispatch()
@@ -98,13 +98,13 @@ def test_a_dispatched_member_gets_no_second_batch_before_its_run_starts(make_mem
     ],
     ids=["backing off", "running", "needs reconnect", "disconnected"],
 )
-def test_members_who_cannot_run_now_get_nothing(make_member, quota, sent_tasks, fields):
+def test_members_who_cannot_run_now_get_nothing(make_member, quota, broker_messages, fields):
     make_member(sync_wanted_since=timezone.now(), requests_wanted=5, **fields)
     assert Dispatcher(quota=quota, client=quota.client).dispatch().sent == []
-    assert sent_tasks() == []
+    assert broker_messages() == []
 
 
-def test_a_member_whose_open_humans_access_ended_gets_nothing(make_member, quota, sent_tasks):
+def test_a_member_whose_open_humans_access_ended_gets_nothing(make_member, quota, broker_messages):
     member = make_member(sync_wanted_since=timezone.now(), requests_wanted=5)
     member.member.needs_reconnect = True
     member.member.save()
@@ -112,7 +112,7 @@ def test_a_member_whose_open_humans_access_ended_gets_nothing(make_member, quota
 
 
 def test_nothing_is_handed_out_before_the_server_said_how_much_is_used(
-    make_member, redis_db, sent_tasks, mid_minute
+    make_member, redis_db, broker_messages, mid_minute
 ):
     from apiclients.quota import moves_quota
 
@@ -123,7 +123,7 @@ def test_nothing_is_handed_out_before_the_server_said_how_much_is_used(
     assert report.requests == 1
 
 
-def test_a_full_window_hands_out_nothing(make_member, quota, sent_tasks):
+def test_a_full_window_hands_out_nothing(make_member, quota, broker_messages):
     from tests.datauploader.conftest import server_headers
 
     now = time.time()
@@ -133,21 +133,21 @@ def test_a_full_window_hands_out_nothing(make_member, quota, sent_tasks):
     assert (report.sent, report.skipped) == ([], "no quota free")
 
 
-def test_runs_go_to_the_machine_that_keeps_the_members_history(make_member, quota, sent_tasks):
+def test_runs_go_to_the_machine_that_keeps_the_members_history(make_member, quota, broker_messages):
     machines.heartbeat(quota.client, "worker.1")
     machines.heartbeat(quota.client, "worker.2")
     kept = make_member(sync_wanted_since=timezone.now(), requests_wanted=2, worker_home="worker.2")
     new = make_member(sync_wanted_since=timezone.now(), requests_wanted=2, sync_priority=Priority.BACKFILL)
     Dispatcher(quota=quota, client=quota.client).dispatch()
-    queues = {args[0]: queue for queue, _, args in sent_tasks()}
+    queues = {args[0]: queue for queue, _, args in broker_messages()}
     assert queues == {kept.member.oh_id: "history.worker.2", new.member.oh_id: "history.worker.1"}
 
 
-def test_a_member_of_a_silent_machine_moves_to_a_live_one(make_member, quota, sent_tasks):
+def test_a_member_of_a_silent_machine_moves_to_a_live_one(make_member, quota, broker_messages):
     machines.heartbeat(quota.client, "worker.1")
     member = make_member(sync_wanted_since=timezone.now(), requests_wanted=2, worker_home="worker.gone")
     Dispatcher(quota=quota, client=quota.client).dispatch()
-    assert [(queue, args[0]) for queue, _, args in sent_tasks()] == [
+    assert [(queue, args[0]) for queue, _, args in broker_messages()] == [
         ("history.worker.1", member.member.oh_id)
     ]
 

@@ -11,7 +11,7 @@ import pytest
 from core.days import HAS_DATA, calendar
 from core.models import MovesMember, RecentDay
 from sandbox import testing
-from tests.datauploader.conftest import dispatch_until, edit_a_day, settle
+from tests.connected import dispatch_until, edit_a_day, settle
 
 
 def test_a_new_member_gets_their_whole_history_as_one_file(connect):
