@@ -3,7 +3,12 @@
 import logging
 import re
 
-_SECRET_NAMES = r"(?:access_token|refresh_token|client_secret|code|token|password|secret|state)"  # noqa: S105 - names to hide, not a secret
+# Tokens, codes and secrets, and the signatures of storage links (a signed
+# upload or download URL is itself a credential until it expires).
+_SECRET_NAMES = (
+    r"(?:access_token|refresh_token|client_secret|code|token|password|secret|state"  # noqa: S105 - names
+    r"|signature|x-amz-signature|x-amz-credential|x-amz-security-token|key)"
+)
 _PATTERNS = [
     # key=value in query strings and form bodies, and "key": "value" in JSON.
     re.compile(rf"(?i)(\b{_SECRET_NAMES}=)[^&\s'\"]+"),

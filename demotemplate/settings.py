@@ -293,6 +293,9 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Django's development server logs each request line (with its query
+    # string) through a handler of its own; send it through ours instead.
+    "loggers": {"django.server": {"handlers": ["console"], "level": "INFO", "propagate": False}},
 }
 
 # --- Sandbox: the stand-in Moves and Open Humans servers -----------------------

@@ -380,13 +380,6 @@ def test_a_full_run_leaves_no_token_code_or_secret_in_any_log(full_run):
 SIGNED = re.compile(r"(?:Signature|X-Amz-Signature|x-oh-key)=(?!\[redacted\])[^&\s\"']+")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "demotemplate/logging_filters.py redacts tokens, codes and secrets but not the signatures of "
-        "storage links: at LOG_LEVEL=DEBUG urllib3 writes every signed upload URL into the worker's log"
-    ),
-)
 def test_a_full_run_leaves_no_signed_storage_link_in_the_apps_logs(full_run):
     found = {name: SIGNED.findall(full_run.logs[name]) for name in ("web.log", "worker.log")}
 
