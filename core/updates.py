@@ -15,6 +15,7 @@ from core.models import MovesMember
 
 class Asked(Enum):
     NOT_CONNECTED = "not connected"
+    SIGN_IN_AGAIN = "open humans access ended"
     ALREADY_UNDER_WAY = "already under way"
     RETRYING_NOW = "retrying now"
     UPDATE_QUEUED = "update queued"
@@ -24,6 +25,9 @@ class Asked(Enum):
 def ask_for_update(moves: MovesMember | None) -> Asked:
     if moves is None or not moves.is_connected:
         return Asked.NOT_CONNECTED
+    if moves.member.needs_reconnect:
+        # Nothing could be uploaded: asking would spend the allowance for nothing.
+        return Asked.SIGN_IN_AGAIN
     if moves.status in (MovesMember.Status.RETRYING, MovesMember.Status.FAILING):
         if moves.retry_now():
             jobs.wake_dispatcher()

@@ -282,6 +282,10 @@ def update_data(request: HttpRequest, member: OpenHumansMember) -> HttpResponse:
     asked = ask_for_update(moves)
     if asked is Asked.NOT_CONNECTED:
         messages.error(request, "Connect Moves first; there is nothing to update yet.")
+    elif asked is Asked.SIGN_IN_AGAIN:
+        messages.error(
+            request, "Open Humans no longer accepts our access: sign in with Open Humans again first."
+        )
     elif asked is Asked.ALREADY_UNDER_WAY:
         messages.info(
             request, "Already updating: nothing more was asked for, and your hourly update was not used."

@@ -32,6 +32,19 @@ def test_ask_for_update_of_a_member_without_a_working_connection_is_not_connecte
     assert MovesMember.objects.get().last_submitted is None
 
 
+def test_ask_for_update_while_open_humans_access_has_ended_asks_to_sign_in_and_spends_nothing(make_member):
+    moves = make_member()
+    moves.member.needs_reconnect = True
+    moves.member.save()
+
+    assert ask_for_update(moves) is Asked.SIGN_IN_AGAIN
+
+    assert (MovesMember.objects.get().last_submitted, MovesMember.objects.get().sync_wanted_since) == (
+        None,
+        None,
+    )
+
+
 def test_ask_for_update_queues_an_update_and_wakes_the_dispatcher(
     make_member, django_capture_on_commit_callbacks
 ):
