@@ -215,10 +215,18 @@ def worker(site: Site, monkeypatch) -> Iterator[Any]:
     # Both names: the app reads its settings from Django's under the CELERY_
     # prefix, and that one wins unless set too. The worker must not take over
     # the root logger: pytest's log capture lives there.
-    keys = ("task_always_eager", "CELERY_TASK_ALWAYS_EAGER", "worker_hijack_root_logger")
+    keys = (
+        "task_always_eager",
+        "CELERY_TASK_ALWAYS_EAGER",
+        "worker_hijack_root_logger",
+        "CELERY_WORKER_HIJACK_ROOT_LOGGER",
+    )
     saved = {key: celery_app.conf.get(key) for key in keys}
     celery_app.conf.update(
-        task_always_eager=False, CELERY_TASK_ALWAYS_EAGER=False, worker_hijack_root_logger=False
+        task_always_eager=False,
+        CELERY_TASK_ALWAYS_EAGER=False,
+        worker_hijack_root_logger=False,
+        CELERY_WORKER_HIJACK_ROOT_LOGGER=False,
     )
     try:
         # The worker's own clock (datauploader.ticker) hands out the quota every window.
