@@ -20,6 +20,7 @@ does not read back (damaged disk, a foreign hand) raises
 ``CorruptHistory``; the caller then rebuilds it from Open Humans.
 """
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -302,15 +303,21 @@ class LocalHistory:
                     last = line.day
                     with open(staging / (monday_of(line.day).isoformat() + ".part"), "ab") as out:
                         out.write(line.encode())
+            for part in staging.glob("*.part"):
+                lines = _newest_per_day(
+                    Line.decode(raw) for raw in part.read_bytes().splitlines(keepends=True)
+                )
+                _write_atomically(
+                    staging / part.name.replace(".part", SUFFIX), b"".join(line.encode() for line in lines)
+                )
+                part.unlink()
         except NotAList as exc:
             shutil.rmtree(staging, ignore_errors=True)
             raise UnreadableFile(str(exc)) from None
-        for part in staging.glob("*.part"):
-            lines = _newest_per_day(Line.decode(raw) for raw in part.read_bytes().splitlines(keepends=True))
-            _write_atomically(
-                staging / part.name.replace(".part", SUFFIX), b"".join(line.encode() for line in lines)
-            )
-            part.unlink()
+        except BaseException:
+            # A full disk mid-import: the history stays as it was, without the half-built copy.
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         # Swap whole folders: a crash leaves either the old weeks or the new.
         old = self.directory / (WEEKS + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -472,8 +479,16 @@ def _offset_differs(day: dict[str, Any], zone: Any) -> bool:
 
 def _write_atomically(path: Path, data: bytes) -> None:
     partial = path.with_name(path.name + ".tmp")
-    with open(partial, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(partial, path)
+    try:
+        with open(partial, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        # A full disk or a failing write: the old file is intact, and its
+        # half-written replacement must not take up the space that is left
+        # (a disk that refuses even this has failed the caller already).
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        raise

@@ -1,7 +1,9 @@
 """The worker's local history: week files merged by lastUpdate, written atomically, read back or refused."""
 
+import errno
 import hashlib
 import json
+import os
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -134,6 +136,34 @@ def test_a_write_killed_before_its_rename_leaves_the_old_week(history):
     again = LocalHistory(history.directory)
     assert held(again) == [("20160613", "20160618T133300Z")]
     assert list(again.weeks_dir.glob("*.tmp")) == []
+
+
+def full_disk(fd: int) -> None:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_write_that_fails_leaves_the_old_week_and_no_partial_copy(history, monkeypatch):
+    history.merge_week(MONDAY, [day("20160613")])
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        history.merge_week(MONDAY, [day("20160614")])
+    monkeypatch.undo()
+    leftovers = sorted(path.name for path in history.directory.rglob("*.tmp"))
+    assert (leftovers, held(LocalHistory(history.directory))) == ([], [("20160613", "20160618T133300Z")])
+
+
+def test_an_import_that_fails_for_the_disk_keeps_the_history_and_no_partial_copy(
+    history, tmp_path, monkeypatch
+):
+    history.merge_week(MONDAY, [day("20160613")])
+    source = tmp_path / "download.json"
+    source.write_text(json.dumps([day("20160620"), day("20160621")]))
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        history.import_file(source, 1, "", None)
+    monkeypatch.undo()
+    assert not (history.directory / "weeks.import").exists()
+    assert held(history) == [("20160613", "20160618T133300Z")]
 
 
 def test_a_line_cut_short_is_detected(history):
