@@ -97,7 +97,7 @@ def render(rows: list[BackfillRow], *, scale: float, scheduler: str) -> str:
     out = [
         f"One member's backfill against the stand-ins, time scale {scale:g} "
         f"(minute window {60 / scale:g} s, 59 requests each); ours run by {scheduler}; "
-        "floor: the exact floor of both windows for the requests ours sent (bench.floor)",
+        "floor: the exact floor of both windows for every week and the profile, W + 1 requests (bench.floor)",
     ]
     for i, line in enumerate(lines):
         out.append("  ".join(cell.rjust(widths[j]) for j, cell in enumerate(line)))

@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not args.skip_seed:
                     seed_weeks, seed = bench.seed(years)
                     weeks = max(weeks, seed_weeks)
-                rows.append(report.BackfillRow(years, weeks, from_settings(ours.requests), ours, seed))
+                rows.append(report.BackfillRow(years, weeks, from_settings(weeks + 1), ours, seed))
                 print(f"... {years} y done after {time.monotonic() - started:.0f} s", file=sys.stderr)
             if not args.skip_scale:
                 for machines in args.machine_list:

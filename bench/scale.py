@@ -442,6 +442,8 @@ class Progress:
     restarted: str = ""
     why: str = ""
     per_window: dict[int, int] = field(default_factory=dict)
+    # When each member's first file was complete on Open Humans (the stand-in's own time).
+    first_files: dict[str, float] = field(default_factory=dict)
 
 
 # A run ends early when nothing moves for this many minute windows: no Moves request
@@ -604,6 +606,7 @@ def watch(
         )
         for oh_id in current.values_list("member__oh_id", flat=True):
             progress.done.setdefault(oh_id, now)
+        note_first_files(progress, everyone)
         if len(progress.done) == len(everyone):
             progress.completed = True
             break
@@ -621,6 +624,21 @@ def watch(
         # Runs still going (none should be) end before the counts are read.
         settle(MovesMember)
     return progress
+
+
+def note_first_files(progress: Progress, everyone: set[str]) -> None:
+    """Note every member's first completed file while it exists: replacing a file deletes the old one."""
+    from sandbox.models import SandboxFile
+
+    waiting = everyone - set(progress.first_files)
+    if not waiting:
+        return
+    found = SandboxFile.objects.filter(
+        completed_at__isnull=False, member__project_member_id__in=waiting
+    ).values_list("member__project_member_id", "completed_at")
+    for member_id, completed in found:
+        at = completed.timestamp()
+        progress.first_files[member_id] = min(at, progress.first_files.get(member_id, at))
 
 
 def settle(model, timeout: float = 10.0) -> None:
@@ -648,10 +666,6 @@ def figures(
     scale: float,
     clock: bool,
 ) -> ScaleResult:
-    from django.db.models import Min
-
-    from sandbox.models import SandboxFile
-
     requests = counts.get("moves_requests", 0)
     floor = from_settings(requests)
     ids = [bench.project_member_id for bench in benches]
@@ -662,12 +676,8 @@ def figures(
         if key.startswith("oh_calls:")
     }
     puts, gets = counts.get("oh_puts", 0), counts.get("oh_gets", 0)
-    first_files = {
-        row["member__project_member_id"]: row["first"].timestamp()
-        for row in SandboxFile.objects.filter(completed_at__isnull=False, member__project_member_id__in=ids)
-        .values("member__project_member_id")
-        .annotate(first=Min("completed_at"))
-    }
+    note_first_files(progress, set(ids))
+    first_files = progress.first_files
     final_bytes = sum(sum(fixtures.stored_file_sizes(member_id)[-1:]) for member_id in ids)
     runs = running.run_counts()
     memory = running.memory()

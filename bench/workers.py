@@ -52,6 +52,8 @@ class Machine:
     peak: dict[int, int] = field(default_factory=dict)
     peak_total: int = 0
     leaders: list[int] = field(default_factory=list)
+    # "ready" lines in the log before the latest start.
+    ready_before: int = 0
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -207,6 +209,7 @@ class Workers:
             f"{machine.name}@%h",
         ]
         Path(machine.env["DATA_WORK_DIR"]).mkdir(parents=True, exist_ok=True)
+        machine.ready_before = len(READY.findall(machine.log_text()))
         with machine.log_path.open("ab") as log:
             machine.process = subprocess.Popen(
                 command,
@@ -230,15 +233,11 @@ class Workers:
             )
 
     def _wait_ready(self, machine: Machine, timeout: float = 120) -> None:
-        start = len(READY.findall(machine.log_text()))
-
         def ready() -> bool:
             assert machine.process is not None
             if machine.process.poll() is not None:
                 raise RuntimeError(f"worker {machine.name} exited early:\n{machine.log_text()[-4000:]}")
-            return len(READY.findall(machine.log_text())) > start or (
-                start == 0 and bool(READY.search(machine.log_text()))
-            )
+            return len(READY.findall(machine.log_text())) > machine.ready_before
 
         wait_for(ready, timeout, f"worker {machine.name} ready", interval=0.2)
 
