@@ -570,21 +570,11 @@ class Sync:
         )
         recent_fetched = member.first_date is None or (self.recent_planned and self.recent_left == 0)
         completed_now = complete and self.status_at_start != MovesMember.Status.CURRENT
+        more = 0
         if not fetched_all:
             until = quota_until if quota_until is not None else self.quota.next_opening()
             self._check(member.waiting_for_quota(self.lease, datetime.fromtimestamp(until, tz=UTC)))
             more = max(member.requests_wanted, self.recent_left, 1)
-            self._check(
-                member.finish_sync(
-                    self.lease,
-                    self.started,
-                    recent_fetched=recent_fetched,
-                    complete=complete,
-                    more_wanted=more,
-                )
-            )
-            self.report.outcome = "waiting for quota"
-            return
         self._check(
             member.finish_sync(
                 self.lease,
@@ -592,10 +582,13 @@ class Sync:
                 recent_fetched=recent_fetched,
                 complete=complete,
                 completed_now=completed_now,
-                more_wanted=0,
+                more_wanted=more,
             )
         )
-        self.report.outcome = "current" if recent_fetched and complete else "backfilling"
+        if not fetched_all:
+            self.report.outcome = "waiting for quota"
+        else:
+            self.report.outcome = "current" if recent_fetched and complete else "backfilling"
 
     def _moves_refused(self) -> None:
         log.warning("process_moves %s: Moves refused our token", self.oh_id)
