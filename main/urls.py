@@ -1,6 +1,4 @@
-from django.templatetags.static import static
 from django.urls import path
-from django.views.generic import RedirectView
 
 from main import views
 
@@ -21,5 +19,5 @@ urlpatterns = [
     path("logged-out/", views.logged_out, name="logged_out"),
     path("webhooks/open-humans/deauthorize/", views.deauthorize_webhook, name="deauthorize_webhook"),
     path("webhooks/moves/storyline/", views.moves_notification, name="moves_notification"),
-    path("favicon.ico", RedirectView.as_view(url=static("main/favicon.svg"), permanent=True)),
+    path("favicon.ico", views.favicon, name="favicon"),
 ]

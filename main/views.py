@@ -15,9 +15,16 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.templatetags.static import static
 from django.utils.timesince import timeuntil
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -71,6 +78,13 @@ def _state_mismatch(request: HttpRequest, service: str) -> HttpResponse:
         "already used), so it was ignored and nothing was saved. Please start again.",
         status=403,
     )
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    # Looked up per request: with DEBUG off the static files' manifest exists
+    # only after collectstatic, which checks such as makemigrations never run.
+    return HttpResponsePermanentRedirect(static("main/favicon.svg"))
 
 
 @require_safe
