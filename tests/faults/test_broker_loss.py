@@ -22,18 +22,19 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 from celery import Celery
 from django.conf import settings
+
+from tests.faults.servers import RedisServer, wait_for
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -51,78 +52,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server"),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_for(condition: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
-
-
-class RedisServer:
-    """A redis-server of the test's own, on one port for its whole life."""
-
-    def __init__(self, work_dir: Path) -> None:
-        self.work_dir = work_dir
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        self.port = _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "no",
-                "--daemonize", "no",
-                "--dir", str(self.work_dir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        if not _wait_for(self.answers, 10):
-            raise RuntimeError(f"redis-server did not answer on port {self.port}")
-
-    def answers(self) -> bool:
-        if self.process is None or self.process.poll() is not None:
-            return False
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=1)
-        try:
-            return bool(client.ping())
-        except (redis.RedisError, OSError):
-            return False
-        finally:
-            client.close()
-
-    def kill(self) -> None:
-        """Stop the server the hard way: no shutdown, the data is gone."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGCONT)
-            self.process.kill()
-            self.process.wait(10)
-
-    def freeze(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGCONT)
-
-    def client(self) -> redis.Redis:
-        return redis.Redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5)
 
 
 class Worker:
@@ -232,7 +161,7 @@ def worker(broker, tmp_path) -> Iterator[Worker]:
     try:
         running.start()
         first = send_mark(broker.url)
-        assert _wait_for(lambda: marked(broker, first) or not running.alive(), STARTUP_SECONDS), (
+        assert wait_for(lambda: marked(broker, first) or not running.alive(), STARTUP_SECONDS), (
             f"the worker ran no task within {STARTUP_SECONDS:.0f} s of starting:\n{running.log_tail()}"
         )
         assert running.alive(), f"the worker died on start-up:\n{running.log_tail()}"
@@ -251,7 +180,7 @@ def hand_over_work(broker: RedisServer, worker: Worker, running_seconds: float) 
     for _ in range(2):
         send_mark(broker.url, countdown=600)
     last = send_mark(broker.url, seconds=running_seconds)
-    assert _wait_for(lambda: marked(broker, last), 15), (
+    assert wait_for(lambda: marked(broker, last), 15), (
         f"the worker did not start the task:\n{worker.log_tail()}"
     )
 
@@ -260,7 +189,7 @@ def assert_consumes_after_recovery(broker: RedisServer, worker: Worker) -> None:
     pid = worker.process.pid
     sent_at = time.monotonic()
     key = send_mark(broker.url)
-    done = _wait_for(lambda: marked(broker, key) or not worker.alive(), RECOVERY_SECONDS)
+    done = wait_for(lambda: marked(broker, key) or not worker.alive(), RECOVERY_SECONDS)
     took = time.monotonic() - sent_at
     assert worker.alive(), f"the worker's main process (pid {pid}) died:\n{worker.log_tail()}"
     assert done and marked(broker, key), (
