@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 
 import redis
 from django.conf import settings
-from django.db import close_old_connections
 from django.utils import timezone
 
 from apiclients.quota import MovesQuota, moves_quota
@@ -123,7 +122,6 @@ class Dispatcher:
             report.skipped = "another dispatch is running"
             return report
         try:
-            close_old_connections()
             runs = self._dispatch(report)
         finally:
             try:

@@ -69,6 +69,9 @@ class Ticker(bootsteps.StartStopStep):
 
     def _tick(self) -> None:
         try:
+            # The timer's thread keeps its database connection between ticks:
+            # drop it if it went stale meanwhile (Celery does so around tasks).
+            close_old_connections()
             client = redis.Redis.from_url(settings.REDIS_URL)
             machines.heartbeat(client)
             Dispatcher(client=client).dispatch()
