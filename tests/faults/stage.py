@@ -36,7 +36,6 @@ import redis
 from celery import Celery
 from django.conf import settings
 from django.db import connection
-from django.utils import timezone
 
 from bench import fixtures, verify
 from bench.counting import read_counts
@@ -109,16 +108,15 @@ class Person:
 
 @dataclass(frozen=True)
 class Trouble:
-    """A member's row and *Now* card while their runs fail, and when they were read."""
+    """A member's row and *Now* card while their runs fail."""
 
     row: object
     card: object
-    at: object
 
     def next_try_in(self) -> float:
-        """Seconds from the reading to the next try the member is shown."""
+        """Seconds from the failure to the next try the member is shown."""
         assert self.card.when is not None, f"no next try shown: {self.card}"
-        return (self.card.when - self.at).total_seconds()
+        return (self.card.when - self.row.last_error_at).total_seconds()
 
 
 @dataclass
@@ -327,7 +325,7 @@ class Stage:
 
         self.wait(failed, seconds, f"{failures} failures of member {person.oh_id}")
         row = seen[-1]
-        return Trouble(row, person.card(row), timezone.now())
+        return Trouble(row, person.card(row))
 
     def diagnosis(self) -> str:
         """The members' states, the stand-ins' counts, and the end of every worker's log."""
