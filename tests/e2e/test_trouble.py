@@ -86,6 +86,10 @@ def test_update_now_during_a_run_is_disabled_and_spends_nothing(connect, worker,
     keep_for_readme(page, "dashboard-backfill.png", clip={"x": 0, "y": 0, "width": 1280, "height": 900})
 
     # A press that reaches the server anyway (a second tab, an old page) asks for nothing.
+    # The page reloads itself once when the first days arrive: press after that.
+    expect(page.locator("#day")).to_be_attached(timeout=30_000)
+    page.wait_for_load_state()
+    expect(button).to_be_disabled()
     page.evaluate("document.getElementById('update-button').disabled = false")
     page.locator("#update-button").click()
     expect(page.get_by_role("status")).to_contain_text("Already updating: nothing more was asked for")
