@@ -1,10 +1,11 @@
-"""The worker's disk full, or read-only: a clear failure, nothing half-written left, recovery once it is back.
+"""The worker's disk full, read-only or damaged: a clear failure, nothing half-written left, recovery.
 
 The machine's DATA_WORK_DIR is a small tmpfs the test mounts (the suite runs
 as root; without the right to mount, these tests are skipped). The member
 must be told that our servers had a problem, with a next try; no temporary
 or partial file may stay on the disk after the failed run; and once the
 disk has room (or is writable) again, the member completes with one file.
+A local history damaged on disk is detected and rebuilt from Open Humans.
 """
 
 import time
@@ -78,3 +79,31 @@ def test_a_read_only_disk_fails_clearly_leaves_nothing_half_written_and_recovers
     end_state = stage.assert_end_state(person)
     recovered("the worker's disk read-only, then writable", end_state, time.monotonic() - writable)
     assert took <= RECOVERY_SECONDS
+
+
+@pytest.mark.timeout(120)
+def test_a_week_file_cut_mid_line_is_detected_and_the_history_rebuilt_from_open_humans(
+    stage: Stage, recovered
+):
+    stage.start_workers()
+    person = stage.connect(12)
+    stage.wait_current(person)
+    weeks = sorted((stage.work_dir / "machine-1" / person.oh_id / "weeks").glob("*.days"))
+    damaged = weeks[len(weeks) // 2]
+    # What a disk that lost part of a write leaves: a line cut short.
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+    before = stage.counts()
+
+    assert person.row().claim_manual_update()
+    asked = time.monotonic()
+    took = stage.wait_current(person)
+
+    after = stage.counts()
+    assert "local history damaged" in stage.log()
+    # Rebuilt from the one download of the file; the same days are not uploaded again.
+    assert (after.get("oh_gets", 0) - before.get("oh_gets", 0), after["oh_puts"]) == (1, before["oh_puts"])
+    end_state = stage.assert_end_state(person)
+    recovered(
+        "a week file of the local history cut mid-line, then an update", end_state, time.monotonic() - asked
+    )
+    assert took <= 3 * MINUTE + 2
