@@ -468,6 +468,14 @@ class Disk:
         )
 
 
+def unsent_weeks(person: Person) -> int:
+    """Weeks the member's machine fetched that the file on Open Humans does not hold yet (about)."""
+    row = person.row()
+    if row.file_id is None:
+        return 0
+    return row.weeks_done - row.days_held // 7
+
+
 def tests_database_url() -> str:
     """The URL of pytest-django's test database, for the processes the test starts."""
     params = connection.settings_dict

@@ -17,7 +17,7 @@ from datetime import datetime
 import pytest
 
 from datauploader.machines import ALIVE_WINDOWS
-from tests.faults.stage import BACKFILL_SECONDS, LEASE, Stage
+from tests.faults.stage import BACKFILL_SECONDS, LEASE, Stage, unsent_weeks
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -60,14 +60,6 @@ def a_batch(stage: Stage) -> dict[str, int]:
         batch = quota.reserve(1)
         time.sleep(0.05)
     return batch.as_task_argument()
-
-
-def unsent_weeks(person) -> int:
-    """Weeks the member's machine fetched that the file on Open Humans does not hold yet (about)."""
-    row = person.row()
-    if row.file_id is None:
-        return 0
-    return row.weeks_done - row.days_held // 7
 
 
 def other(number: int) -> int:

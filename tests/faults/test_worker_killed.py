@@ -12,13 +12,15 @@ current.
 """
 
 import os
+import shutil
 import signal
 import time
 from dataclasses import dataclass
 
 import pytest
 
-from tests.faults.stage import BACKFILL_SECONDS, LEASE, MINUTE
+from bench.processes import kill_group
+from tests.faults.stage import BACKFILL_SECONDS, LEASE, MINUTE, unsent_weeks
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -112,3 +114,28 @@ def test_a_killed_machine_started_again_resumes_within_the_lease(stage, recovere
     )
     # The machine starts again within a few seconds, while the lease runs out.
     assert resume <= RESUME_SECONDS + 5
+
+
+@pytest.mark.timeout(150)
+def test_a_worker_stopped_mid_backfill_and_started_on_an_empty_disk_loses_nothing(stage, recovered):
+    """Heroku's daily restart: SIGTERM, 30 seconds to stop, and a new dyno with an empty disk."""
+    workers = stage.start_workers()
+    machine = workers.machines[0]
+    person = stage.connect()
+    stage.wait(lambda: unsent_weeks(person) >= 2, BACKFILL_SECONDS, "weeks fetched since the first file")
+
+    machine.process.send_signal(signal.SIGTERM)
+    stopped_at = time.monotonic()
+    machine.process.wait(30)
+    kill_group(machine.process)
+    shutil.rmtree(machine.env["DATA_WORK_DIR"])
+    workers.restart(1)
+    stage.wait_current(person)
+
+    assert "worker stopping: flushed for" in machine.log_text()
+    end_state = stage.assert_end_state(person)
+    recovered(
+        "worker stopped (SIGTERM) mid-backfill, started on an empty disk",
+        end_state,
+        time.monotonic() - stopped_at,
+    )
