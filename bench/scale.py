@@ -26,6 +26,7 @@ import math
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -107,6 +108,8 @@ class ScaleResult:
     stopped: str = ""
     windows: dict[str, int] = field(default_factory=dict)
     run_seconds: float = 0.0
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    load_average: float = 0.0
 
     @property
     def makespan_ratio(self) -> float | None:
@@ -278,6 +281,14 @@ def render(result: ScaleResult) -> str:
                 else "no requests"
             ),
         ),
+        (
+            "CPU while it ran",
+            ", ".join(
+                f"{name} {seconds:.0f} s ({seconds / max(r.makespan_seconds, 1e-9):.0%} of one core)"
+                for name, seconds in r.cpu_seconds.items()
+            )
+            + f"; load average at the end {r.load_average:.1f} on {os.cpu_count()} cores",
+        ),
         ("Moves 429 answers", str(r.moves_429)),
         (
             "worker memory",
@@ -363,6 +374,7 @@ class Session:
         self.database_url = ""
         self.env: dict[str, str] = {}
         self._server = None
+        self.server_process: subprocess.Popen | None = None
 
     def __enter__(self) -> "Session":
         self.redis.flushdb()
@@ -384,7 +396,7 @@ class Session:
         self._server = sandbox_server(
             self.port, self.env, self.work_dir / "sandbox.log", send_notifications=bool(self.notification_url)
         )
-        self._server.__enter__()
+        self.server_process = self._server.__enter__()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -444,6 +456,8 @@ class Progress:
     per_window: dict[int, int] = field(default_factory=dict)
     # When each member's first file was complete on Open Humans (the stand-in's own time).
     first_files: dict[str, float] = field(default_factory=dict)
+    # CPU seconds spent meanwhile, by kind of process.
+    cpu: dict[str, float] = field(default_factory=dict)
 
 
 # A run ends early when nothing moves for this many minute windows: no Moves request
@@ -560,7 +574,14 @@ def backfill(
     with Workers(session.env, work_dir, machines=machines, concurrency=workers, clock=clock) as running:
         wait_for_window_start(planned)
         reset_counts(session.redis)
+        stand_in = cpu_seconds([session.server_process.pid]) if session.server_process else 0.0
+        app = running.cpu_seconds()
         progress = watch(members, running, timeout, restart_at)
+        progress.cpu = {
+            "stand-ins": (cpu_seconds([session.server_process.pid]) if session.server_process else 0.0)
+            - stand_in,
+            "workers": running.cpu_seconds() - app,
+        }
         counts = read_counts(session.redis)
     return figures(
         benches,
@@ -624,6 +645,20 @@ def watch(
         # Runs still going (none should be) end before the counts are read.
         settle(MovesMember)
     return progress
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU seconds of ``pids`` so far (0 for any that is gone)."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def note_first_files(progress: Progress, everyone: set[str]) -> None:
@@ -730,6 +765,8 @@ def figures(
         stopped=progress.why,
         windows=window_usage(progress.per_window, from_settings(1)),
         run_seconds=runs.seconds,
+        cpu_seconds=progress.cpu,
+        load_average=os.getloadavg()[0],
     )
 
 

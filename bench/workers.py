@@ -290,6 +290,22 @@ class Workers:
             peak_machine_total=max((m.peak_total for m in self.machines), default=0) / 1024,
         )
 
+    def cpu_seconds(self) -> float:
+        """CPU seconds of every process of every machine so far (the pool's included)."""
+        import psutil
+
+        total = 0.0
+        for machine in self.machines:
+            if machine.process is None:
+                continue
+            for pid in group_pids(machine.process.pid):
+                try:
+                    times = psutil.Process(pid).cpu_times()
+                except psutil.Error:
+                    continue
+                total += times.user + times.system
+        return total
+
     # --- Runs ---------------------------------------------------------------------------
 
     def run_counts(self) -> RunCounts:
