@@ -269,7 +269,8 @@ def render(result: ScaleResult) -> str:
             "minute windows",
             f"{r.windows.get('windows', 0)} from the first request to the last: "
             f"{r.windows.get('full', 0)} full, "
-            f"{r.windows.get('short', 0)} short of the limit while the hour had room "
+            f"{r.windows.get('short', 0)} short of the limit while the hour had room, "
+            f"{r.windows.get('idle', 0)} of them without any request "
             f"({r.windows.get('unused', 0)} requests left unused)",
         ),
         (
@@ -476,6 +477,7 @@ class Stall:
 
     client: redis.Redis
     window: float
+    hour_seconds: float
     hour_limit: int
     members: set[str]
     # Requests the stand-in counted in each minute window, by the window's index.
@@ -503,8 +505,13 @@ class Stall:
             self.progress, self.since_progress = progress, now
         limit = STALL_WINDOWS * self.window
         _, hour_used = limits.used(settings.MOVES_CLIENT_ID)
-        if now - self.since_request > limit and hour_used < self.hour_limit:
-            return f"stalled: no Moves request for {STALL_WINDOWS} minute windows while the hour had room"
+        # The app may believe the hour spent when Moves does not (it counts what it handed
+        # out): that wait ends at the next hour, so only a longer silence is a stall.
+        if now - self.since_request > self.hour_seconds + limit and hour_used < self.hour_limit:
+            return (
+                f"stalled: no Moves request for an hour window and {STALL_WINDOWS} minute windows "
+                "while the hour had room"
+            )
         if now - self.since_progress > limit and now - self.since_request < limit:
             return (
                 f"livelocked: Moves requests went on for {STALL_WINDOWS} minute windows, "
@@ -530,14 +537,15 @@ def window_usage(per_window: dict[int, int], floor: Floor) -> dict[str, int]:
     """How the minute windows from the first request to the last were used.
 
     ``short``: windows holding fewer than the app's L requests although
-    their hour still had room; ``unused``: the requests those left unused.
+    their hour still had room (``idle``: none at all); ``unused``: the
+    requests those left unused.
     """
     if not per_window:
-        return {"windows": 0, "full": 0, "short": 0, "unused": 0}
+        return {"windows": 0, "full": 0, "short": 0, "idle": 0, "unused": 0}
     first, last = min(per_window), max(per_window)
     per_hour = round(floor.hour_seconds / floor.minute_seconds)
     in_hour: dict[int, int] = {}
-    full = short = unused = 0
+    full = short = idle = unused = 0
     for index in range(first, last + 1):
         count = per_window.get(index, 0)
         hour = index // per_hour
@@ -547,8 +555,9 @@ def window_usage(per_window: dict[int, int], floor: Floor) -> dict[str, int]:
             full += 1
         elif room > count:
             short += 1
+            idle += count == 0
             unused += min(floor.minute_limit, room) - count
-    return {"windows": last - first + 1, "full": full, "short": short, "unused": unused}
+    return {"windows": last - first + 1, "full": full, "short": short, "idle": idle, "unused": unused}
 
 
 def backfill(
@@ -609,7 +618,11 @@ def watch(
     deadline = time.monotonic() + timeout
     floor = from_settings(1)
     stall = Stall(
-        client=workers.redis, window=floor.minute_seconds, hour_limit=floor.hour_limit, members=everyone
+        client=workers.redis,
+        window=floor.minute_seconds,
+        hour_seconds=floor.hour_seconds,
+        hour_limit=floor.hour_limit,
+        members=everyone,
     )
     while True:
         now = time.time()
