@@ -462,7 +462,8 @@ class Progress:
 
 
 # A run ends early when nothing moves for this many minute windows: no Moves request
-# although the hour has room (stalled), or requests but no member any further (livelock).
+# although the hour has room (stalled, after an hour window more), or requests all along
+# but no member any further (livelock).
 STALL_WINDOWS = 20
 
 
@@ -472,7 +473,8 @@ class Stall:
 
     Stalled: the stand-in Moves saw no request while the app's hour still had
     room (waiting for the next hour is no stall). Livelocked: requests go on,
-    but no member fetched a week or became current.
+    half a window's worth a window at least, but no member fetched a week or
+    became current.
     """
 
     client: redis.Redis
@@ -482,8 +484,10 @@ class Stall:
     members: set[str]
     # Requests the stand-in counted in each minute window, by the window's index.
     per_window: dict[int, int] = field(default_factory=dict)
+    minute_limit: int = 59
     seen: int = -1
     progress: int = -1
+    requests_at_progress: int = 0
     since_request: float = field(default_factory=time.monotonic)
     since_progress: float = field(default_factory=time.monotonic)
 
@@ -502,7 +506,7 @@ class Stall:
         weeks = MovesMember.objects.filter(member__oh_id__in=self.members).aggregate(weeks=Sum("weeks_done"))
         progress = (weeks["weeks"] or 0) + done
         if progress != self.progress:
-            self.progress, self.since_progress = progress, now
+            self.progress, self.since_progress, self.requests_at_progress = progress, now, requests
         limit = STALL_WINDOWS * self.window
         _, hour_used = limits.used(settings.MOVES_CLIENT_ID)
         # The app may believe the hour spent when Moves does not (it counts what it handed
@@ -512,9 +516,11 @@ class Stall:
                 f"stalled: no Moves request for an hour window and {STALL_WINDOWS} minute windows "
                 "while the hour had room"
             )
-        if now - self.since_progress > limit and now - self.since_request < limit:
+        # A livelock spends quota all along: half of every window for STALL_WINDOWS windows.
+        spent = requests - self.requests_at_progress
+        if now - self.since_progress > limit and spent >= STALL_WINDOWS * self.minute_limit // 2:
             return (
-                f"livelocked: Moves requests went on for {STALL_WINDOWS} minute windows, "
+                f"livelocked: {spent} Moves requests in {now - self.since_progress:.0f} s, "
                 "but no member fetched a week or became current"
             )
         return ""
@@ -622,6 +628,7 @@ def watch(
         window=floor.minute_seconds,
         hour_seconds=floor.hour_seconds,
         hour_limit=floor.hour_limit,
+        minute_limit=floor.minute_limit,
         members=everyone,
     )
     while True:
