@@ -31,5 +31,5 @@ def use_django_logging(**kwargs: Any) -> None:
 
 # The worker's clock and its own queue (named, so that importing this module
 # at Django start-up loads no models).
-app.steps["worker"].add("datauploader.ticker:Ticker")
+app.steps["consumer"].add("datauploader.ticker:Ticker")
 app.steps["consumer"].add("datauploader.ticker:OwnQueue")

@@ -1,12 +1,15 @@
 """The worker's clock: at the top of every server minute, hand out the quota and say this machine is alive.
 
-A bootstep of the worker's main process, on the worker's own timer, so it
-runs however busy the pool is and needs no ETA messages (a message held by
-a dead worker would stall everything until the broker gave it back). Every
-machine ticks; the dispatcher's lock lets one of them hand out each window,
-so losing a machine loses no tick. It also makes the worker consume its own
-queue (``datauploader.machines``) and, once at start, removes local
-histories this machine should not hold any more.
+A bootstep of the worker's consumer, on the worker's own timer, so it runs
+however busy the pool is and needs no ETA messages (a message held by a dead
+worker would stall everything until the broker gave it back). It belongs to
+the consumer, not the worker, because Celery empties the timer whenever the
+broker connection is lost and starts the consumer's steps again once it is
+back: arming in ``start`` is what keeps the clock going after a Redis
+restart. Every machine ticks; the dispatcher's lock lets one of them hand out
+each window, so losing a machine loses no tick. It also makes the worker
+consume its own queue (``datauploader.machines``) and, once per process,
+removes local histories this machine should not hold any more.
 """
 
 import logging
@@ -27,17 +30,37 @@ log = logging.getLogger(__name__)
 
 
 class Ticker(bootsteps.StartStopStep):
-    requires = ("celery.worker.components:Timer",)
+    requires = ("celery.worker.consumer.tasks:Tasks",)
 
-    def __init__(self, worker: Any, **kwargs: Any) -> None:
-        super().__init__(worker, **kwargs)
+    def __init__(self, consumer: Any, **kwargs: Any) -> None:
+        super().__init__(consumer, **kwargs)
         self.timer: Any = None
         self.entry: Any = None
         self.stopped = False
+        self.pruned = False
 
-    def start(self, worker: Any) -> None:
-        self.timer = worker.timer
+    def start(self, consumer: Any) -> None:
+        self.timer = consumer.timer
         self.stopped = False
+        if not self.pruned:
+            self.pruned = True
+            self._prune()
+        self._cancel()
+        self._arm(time.time())
+
+    def stop(self, consumer: Any) -> None:
+        self.stopped = True
+        self._cancel()
+
+    def shutdown(self, consumer: Any) -> None:
+        self.stop(consumer)
+
+    def _cancel(self) -> None:
+        if self.entry is not None:
+            self.entry.cancel()
+            self.entry = None
+
+    def _prune(self) -> None:
         try:
             removed = prune_local_histories()
             if removed:
@@ -46,12 +69,6 @@ class Ticker(bootsteps.StartStopStep):
             log.exception("could not check the local histories")
         finally:
             close_old_connections()
-        self._arm(time.time())
-
-    def stop(self, worker: Any) -> None:
-        self.stopped = True
-        if self.entry is not None:
-            self.entry.cancel()
 
     def _arm(self, now: float) -> None:
         if self.stopped:

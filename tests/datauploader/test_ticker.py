@@ -51,3 +51,25 @@ def test_a_failing_tick_does_not_stop_the_clock(worker, settings, monkeypatch):
     time.sleep(2.5)
     clock.stop(worker)
     assert len(ticks) >= 2
+
+
+def test_the_clock_starts_again_after_the_broker_connection_was_lost(worker, settings, monkeypatch):
+    # Celery empties the timer when the broker connection drops, then stops
+    # and starts the consumer's steps once it is back.
+    settings.RATE_LIMIT_TIME_SCALE = 60
+    ticks: list[float] = []
+    prunes: list[int] = []
+    monkeypatch.setattr(ticker.Dispatcher, "dispatch", lambda self: ticks.append(time.time()))
+    monkeypatch.setattr(ticker, "prune_local_histories", lambda: prunes.append(1) or 0)
+    clock = ticker.Ticker(worker)
+    clock.start(worker)
+    clock.stop(worker)
+    worker.timer.clear()
+    time.sleep(1.5)
+    assert ticks == []
+    clock.start(worker)
+    time.sleep(2.5)
+    clock.shutdown(worker)
+    assert len(ticks) >= 2
+    # The local histories are looked over once per process, not at every reconnect.
+    assert prunes == [1]
