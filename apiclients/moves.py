@@ -215,6 +215,7 @@ class MovesClient:
             # Moves sends no Retry-After: its quota resets at the top of the
             # (server's) minute, or of the hour when that is what ran out.
             hour_spent = bool(hour_remaining) and hour_remaining[-1] == "0"
+            batch.use_up()
             raise RateLimited(MOVES, quota.rate_limited_until(hour_spent)) from None
 
     def _token(self, fields: dict[str, str]) -> TokenGrant:

@@ -144,6 +144,10 @@ class Batch:
     def left(self) -> int:
         return self.size - self.used
 
+    def use_up(self) -> None:
+        """Spend what is left: after a 429 none of it may be handed out again in that window."""
+        self.used = self.size
+
     def as_task_argument(self) -> dict[str, int]:
         return {"minute": self.minute, "size": self.size}
 

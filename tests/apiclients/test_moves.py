@@ -301,6 +301,10 @@ def test_rate_limited_minute_leaves_no_room_in_that_minute(moves, cassette, quot
 
     assert quota.usage() == Usage(60, 59, 500, 1999)
     assert quota.free() == 0
+    # The batch's two unsent requests belong to the minute Moves refused: none goes back.
+    assert batch.left == 0
+    assert quota.give_back(batch) == 0
+    assert quota.usage() == Usage(60, 59, 500, 1999)
 
 
 def test_rate_limited_hour_resets_at_the_servers_next_hour(moves, cassette, quota, batch):

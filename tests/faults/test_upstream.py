@@ -211,17 +211,6 @@ def test_open_humans_429_with_an_absurd_retry_after_never_waits_beyond_the_hour(
     assert took <= 4 * BACKOFF + SLACK
 
 
-GIVEN_BACK_AFTER_429 = (
-    "datauploader/tasks.py (_give_back) with apiclients/quota.py: after a 429, "
-    "MovesQuota.rate_limited_until counts Moves' minute as full, but the run then gives its batch's "
-    "unspent requests back (MovesQuota.give_back subtracts them from that minute and hour), and the "
-    "dispatcher hands them out again at once: the stand-in saw 3 more requests within 0.1 s, in the "
-    "minute Moves had refused (after an hour's 429 the same would go on every minute of that hour). "
-    "Suggested fix: a batch answered 429 has nothing to give back (Sync sets batch.used = batch.size "
-    "on RateLimited, or give_back leaves a window raised to full alone)."
-)
-
-
 @pytest.mark.timeout(120)
 def test_a_429_from_moves_is_no_failure_and_the_backfill_goes_on_in_the_next_minute(stage, recovered):
     person = first_file(stage)
@@ -249,7 +238,6 @@ def test_a_429_from_moves_is_no_failure_and_the_backfill_goes_on_in_the_next_min
     )
 
 
-@pytest.mark.xfail(strict=True, reason=GIVEN_BACK_AFTER_429)
 @pytest.mark.timeout(120)
 def test_after_a_429_from_moves_nothing_is_sent_until_its_minute_is_over(stage):
     person = first_file(stage)
