@@ -283,6 +283,7 @@ class Sync:
             # from what is here (or from nothing, after a lost disk).
             if history.state.moves_id != member.moves_id or history.state.source_file_id is not None:
                 history.reset(member.moves_id)
+                self._backfill_from_first_gap(history)
             return
         # Either the file on Open Humans is newer than our copy, or this is the
         # member's first run and a file of an earlier connection may exist.
@@ -340,6 +341,31 @@ class Sync:
         # The bytes just read are what Open Humans holds, whatever we uploaded
         # there once (a file can be changed behind our back).
         self._check(member.record_file(self.lease, found.id, got.sha256))
+        self._backfill_from_first_gap(history)
+
+    def _backfill_from_first_gap(self, history: LocalHistory) -> None:
+        """Fetch again the weeks before ``backfill_next`` that this history does not hold.
+
+        Another machine (now dead) or a lost disk may have fetched weeks that
+        never reached Open Humans: the backfill goes back to the first of them.
+        """
+        member = self.member
+        if member.backfill_next is None or member.first_date is None:
+            return
+        gap = next(
+            (
+                monday
+                for monday in weeks_between(member.first_date, member.backfill_next - ONE_WEEK)
+                if not history.has_week(monday)
+            ),
+            None,
+        )
+        if gap is None:
+            return
+        log.info(
+            "process_moves %s: weeks from %s on are not in the file; fetching them again", self.oh_id, gap
+        )
+        self._record_progress(gap)
 
     # --- Step 4: fetching --------------------------------------------------------------
 

@@ -4,12 +4,15 @@ Runs happen inline (eager tasks) whenever the dispatcher hands out quota, so
 each test drives the dispatcher until the member wants nothing more.
 """
 
+import shutil
 from datetime import date, timedelta
 
 import pytest
 
+from core.calendar import ONE_WEEK, monday_of
 from core.days import HAS_DATA, calendar
 from core.models import MovesMember, RecentDay
+from datauploader.history import LocalHistory
 from sandbox import testing
 from tests.connected import dispatch_until, edit_a_day, settle
 
@@ -123,8 +126,6 @@ def test_another_projects_file_of_the_same_name_is_never_touched(connect):
 
 
 def test_a_lost_local_copy_is_rebuilt_from_open_humans_without_uploading_again(connect, work_dir):
-    import shutil
-
     person = connect(days=40)
     member = settle(person.member)
     uploaded = member.uploaded_at
@@ -172,8 +173,6 @@ def test_a_member_who_left_on_open_humans_must_sign_in_again(connect):
 
 
 def test_a_stopping_worker_uploads_what_it_fetched_since_the_last_upload(connect, settings):
-
-    from datauploader.history import LocalHistory
     from datauploader.shutdown import flush_local_histories
 
     settings.UPLOAD_INTERVAL_SECONDS = 10**6
@@ -188,3 +187,44 @@ def test_a_stopping_worker_uploads_what_it_fetched_since_the_last_upload(connect
     assert flush_local_histories() == 1
     assert person.refresh().days_held > first
     assert LocalHistory.for_member(person.member.member.oh_id).state.dirty is False
+
+
+def test_weeks_fetched_but_never_uploaded_are_fetched_again_when_the_local_copy_is_lost(
+    connect, settings, work_dir
+):
+    # A machine that died after fetching weeks it had not uploaded yet: the
+    # next run finds only the file on Open Humans, and an older backfill_next.
+    settings.UPLOAD_INTERVAL_SECONDS = 10**6
+    settings.MOVES_REQUESTS_PER_MINUTE = 8
+    person = connect(days=120)
+    dispatch_until(lambda: person.refresh().file_id is not None)
+    dispatch_until(lambda: LocalHistory.for_member(person.member.member.oh_id).state.dirty)
+    shutil.rmtree(work_dir)
+    settings.UPLOAD_INTERVAL_SECONDS = 0
+    member = settle(person.refresh())
+    assert member.status == MovesMember.Status.CURRENT
+    assert person.file_days() == person.moves_days()
+
+
+def test_weeks_fetched_before_any_upload_are_fetched_again_when_the_local_copy_is_lost(
+    connect, settings, work_dir
+):
+    # No file yet: Open Humans refuses the uploads while the backfill goes on.
+    settings.RETRY_BACKOFF_SECONDS = 0
+    settings.MOVES_REQUESTS_PER_MINUTE = 8
+    person = connect(days=120)
+    testing.add_fault("oh.upload_direct", status=503, count=3)
+
+    def weeks_fetched() -> bool:
+        member = person.refresh()
+        return member.backfill_next is not None and member.backfill_next > (
+            monday_of(member.first_date) + 2 * ONE_WEEK
+        )
+
+    dispatch_until(weeks_fetched)
+    assert person.refresh().file_id is None
+    testing.clear_faults()
+    shutil.rmtree(work_dir)
+    member = settle(person.refresh())
+    assert person.file_days() == person.moves_days()
+    assert member.weeks_done == member.weeks_total

@@ -104,16 +104,6 @@ def test_a_run_sent_to_the_other_machine_while_one_runs_gives_its_batch_back(sta
     assert took <= 3 * LEASE + BACKFILL_SECONDS / 2
 
 
-UNSENT_WEEKS_LOST = (
-    "datauploader/sync.py: the live machine rebuilds the member's history from their file on Open "
-    "Humans (Sync._align, import_file) but keeps backfill_next, so the weeks the dead machine fetched "
-    "after its last upload are never fetched again: the member ends current with those days missing "
-    "from their file. Suggested fix: after importing a file, plan again every week before backfill_next "
-    "that the imported history lacks (e.g. record_progress with backfill_next at the first week the "
-    "history does not hold, or backfill steps for weeks where not history.has_week())."
-)
-
-
 def kill_home_and_wait_for_the_move(stage: Stage, person) -> tuple[float, float]:
     """Kill the member's machine; returns (when, seconds until their runs went to the other machine)."""
     home = int(person.row().worker_home.rsplit("-", 1)[1])
@@ -149,7 +139,6 @@ def test_the_member_of_a_dead_machine_moves_to_the_live_one_within_minutes(stage
     assert moved <= LEASE + (ALIVE_WINDOWS + 2) * stage.minute + 1
 
 
-@pytest.mark.xfail(strict=True, reason=UNSENT_WEEKS_LOST)
 @pytest.mark.timeout(150)
 def test_weeks_a_dead_machine_fetched_but_never_uploaded_are_fetched_again(stage, recovered):
     stage.start_workers(machines=2)
