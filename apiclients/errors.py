@@ -53,7 +53,7 @@ class MalformedResponse(TemporaryUpstreamError):
 
 
 class TooLarge(PermanentUpstreamError):
-    """An answer larger than we are willing to hold (``MOVES_MAX_WEEK_BYTES``)."""
+    """An answer larger than we are willing to hold (``MOVES_MAX_ANSWER_BYTES``, ``OH_MAX_FILE_BYTES``)."""
 
 
 class RateLimited(TemporaryUpstreamError):

@@ -168,7 +168,7 @@ def spool(service: str, response: requests.Response, out: BytesSink, limit: int)
             for chunk in response.iter_content(CHUNK_BYTES):
                 size += len(chunk)
                 if size > limit:
-                    raise TooLarge(service, f"answer larger than {limit // (1024 * 1024)} MB", None)
+                    raise TooLarge(service, f"answer larger than {size_text(limit)}", None)
                 out.write(chunk)
     except requests.RequestException:
         raise TemporaryUpstreamError(service, "transfer interrupted", None) from None
@@ -178,3 +178,11 @@ def spool(service: str, response: requests.Response, out: BytesSink, limit: int)
 def bearer(access_token: str) -> dict[str, str]:
     """Headers carrying ``access_token``; tokens never go in URLs, where they end up in logs."""
     return {"Authorization": f"Bearer {access_token}"}
+
+
+def size_text(count: int) -> str:
+    """A byte count as people read it: "12 bytes", "64 KB", "1.5 MB" (powers of 1024)."""
+    for unit, size in (("MB", 1024 * 1024), ("KB", 1024)):
+        if count >= size:
+            return f"{round(count / size, 1):g} {unit}"
+    return f"{count} bytes"

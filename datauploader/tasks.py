@@ -139,12 +139,15 @@ def failure_words(exc: UpstreamError) -> tuple[str, str]:
     """The failed service, and what happened in words for the member."""
     service = exc.service if exc.service in (MOVES, OPEN_HUMANS) else INFRASTRUCTURE
     if isinstance(exc, TooLarge):
-        return service, f"{service} sent more data for one week than we can take ({exc.message})."
+        what = "more data for one week" if service == MOVES else "a larger file"
+        return service, f"{service} sent {what} than we can take ({exc.message})."
     if isinstance(exc, MalformedResponse):
         return service, f"{service} sent an answer we could not read."
     if exc.temporary:
         return service, f"{service} is not answering right now."
-    return service, f"{service} refused a request ({exc.message})."
+    # The body of the refusal is for the log: it is the service's words, not ours.
+    status = f" (HTTP {exc.status})" if exc.status is not None else ""
+    return service, f"{service} refused a request{status}."
 
 
 def _what_failed(exc: BaseException) -> str:

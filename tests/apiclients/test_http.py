@@ -332,6 +332,15 @@ def test_spool_over_the_limit_raises_too_large_without_reading_the_rest(canned, 
     assert out.getvalue() == b"x" * http.CHUNK_BYTES
     assert caught.value.temporary is False
     assert caught.value.service == "Open Humans"
+    assert caught.value.message == f"answer larger than {http.size_text(http.CHUNK_BYTES + 1)}"
+
+
+@pytest.mark.parametrize(
+    ("count", "text"),
+    [(0, "0 bytes"), (1023, "1023 bytes"), (1024, "1 KB"), (65_537, "64 KB"), (1536 * 1024, "1.5 MB")],
+)
+def test_sizes_are_written_as_people_read_them(count, text):
+    assert http.size_text(count) == text
 
 
 def test_spool_exactly_the_limit_is_accepted(canned, canned_session):

@@ -157,7 +157,7 @@ def test_open_humans_refusing_each_step_of_an_upload_is_tried_again_until_one_fi
     started = time.monotonic()
     took = stage.wait_current(person)
 
-    refused = 'Open Humans refused a request (unexpected answer: {"error":"sandbox fault","status":400}).'
+    refused = "Open Humans refused a request (HTTP 400)."
     down = "Open Humans is not answering right now."
     assert_retrying(troubles[0], "Open Humans", refused, failures=1)
     assert_retrying(troubles[1], "Open Humans", down, failures=2)
@@ -180,7 +180,7 @@ def test_open_humans_refusing_to_delete_the_replaced_file_is_tried_again_until_o
     started = time.monotonic()
     took = stage.wait_current(person)
 
-    refused = 'Open Humans refused a request (unexpected answer: {"error":"sandbox fault","status":400}).'
+    refused = "Open Humans refused a request (HTTP 400)."
     assert_retrying(troubles[0], "Open Humans", refused, failures=1)
     assert_retrying(troubles[1], "Open Humans", "Open Humans is not answering right now.", failures=2)
     end_state = stage.assert_end_state(person)
