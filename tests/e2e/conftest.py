@@ -14,7 +14,6 @@ Every page gets a screenshot in test-artifacts/, pass or fail; with
 import os
 import re
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -38,6 +37,7 @@ from datauploader.celery import app as celery_app
 from open_humans.models import OpenHumansMember
 from sandbox import testing
 from sandbox.models import SandboxMovesUser, SandboxOHMember
+from tests.connected import settle
 
 # Playwright's sync API keeps an event loop running in the test thread, which
 # trips Django's guard against ORM calls from async code; the test thread
@@ -156,27 +156,13 @@ def connect(site: Site) -> Callable[..., Participant]:
     return make
 
 
-def settle(member: MovesMember, seconds: float = 120) -> MovesMember:
-    """Hand out the quota, the runs happening inline, until the member wants nothing more."""
-    from datauploader.dispatch import Dispatcher
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        Dispatcher().dispatch()
-        member.refresh_from_db()
-        if member.sync_wanted_since is None and not member.is_running:
-            return member
-        time.sleep(0.05)
-    raise AssertionError(f"member still {member.status}: {member.last_error}")
-
-
 @pytest.fixture
 def backfilled(connect) -> Callable[..., Participant]:
     """A participant whose whole history is on Open Humans, fetched inline (no worker needed)."""
 
     def make(days: int = 30, **user_fields: Any) -> Participant:
         participant = connect(days=days, **user_fields)
-        settle(participant.member)
+        settle(participant.member, seconds=120)
         assert participant.fresh().status == MovesMember.Status.CURRENT, participant.member.last_error
         return participant
 

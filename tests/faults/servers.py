@@ -16,6 +16,7 @@ from pathlib import Path
 import redis
 
 from bench.server import free_port
+from scripts.local_redis import redis_answers
 
 
 def wait_for(condition: Callable[[], object], seconds: float, interval: float = 0.1) -> bool:
@@ -58,13 +59,7 @@ class RedisServer:
     def answers(self) -> bool:
         if self.process is None or self.process.poll() is not None:
             return False
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=1)
-        try:
-            return bool(client.ping())
-        except (redis.RedisError, OSError):
-            return False
-        finally:
-            client.close()
+        return redis_answers(self.url)
 
     def kill(self) -> None:
         """Stop the server the hard way: no shutdown, the data is gone."""
