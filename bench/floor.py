@@ -2,11 +2,15 @@
 
 Moves counts requests per app in clock minutes and clock hours, each
 holding at most L = limit - safety threshold of ours. Started at the top of
-a window, N requests need ceil(N / L) windows of each kind; the first needs
-no wait, so the last request can go at the start of window ceil(N / L),
-(ceil(N / L) - 1) window lengths after the start. The floor is the larger of
-the two. (Counting ceil(N / L) whole windows instead, as an earlier version
-of this benchmark did, adds one window too many.)
+an hour, the fastest schedule sends as much as both windows allow in every
+minute: a full hour holds C = min(L_hour, minutes per hour x L_minute)
+requests, so N requests need k = ceil(N / C) hours, and the R = N - (k - 1)C
+of the last hour need ceil(R / L_minute) of its minutes. The first window
+needs no wait, so the last request goes at the start of the last of those
+minutes: (k - 1) hours and ceil(R / L_minute) - 1 minutes after the start.
+(Taking only the larger of the two windows' floors, as an earlier version
+did, forgets the minutes the last hour still needs; counting whole windows
+adds one window too many.)
 """
 
 import math
@@ -22,29 +26,36 @@ class Floor:
     hour_seconds: float
 
     @property
-    def minute_windows(self) -> int:
-        return max(1, math.ceil(self.requests / self.minute_limit))
+    def minutes_per_hour(self) -> int:
+        return round(self.hour_seconds / self.minute_seconds)
+
+    @property
+    def hour_capacity(self) -> int:
+        return min(self.hour_limit, self.minutes_per_hour * self.minute_limit)
 
     @property
     def hour_windows(self) -> int:
-        return max(1, math.ceil(self.requests / self.hour_limit))
+        return max(1, math.ceil(self.requests / self.hour_capacity))
 
     @property
-    def minute_floor(self) -> float:
-        return (self.minute_windows - 1) * self.minute_seconds
+    def last_hour_requests(self) -> int:
+        return max(0, self.requests - (self.hour_windows - 1) * self.hour_capacity)
 
     @property
-    def hour_floor(self) -> float:
-        return (self.hour_windows - 1) * self.hour_seconds
+    def last_hour_minute_windows(self) -> int:
+        return max(1, math.ceil(self.last_hour_requests / self.minute_limit))
 
     @property
     def seconds(self) -> float:
-        return max(self.minute_floor, self.hour_floor)
+        return (self.hour_windows - 1) * self.hour_seconds + (
+            self.last_hour_minute_windows - 1
+        ) * self.minute_seconds
 
     def describe(self) -> str:
         return (
-            f"minute: {self.minute_windows} windows of {self.minute_limit} = {self.minute_floor:.1f} s; "
-            f"hour: {self.hour_windows} of {self.hour_limit} = {self.hour_floor:.1f} s"
+            f"{self.hour_windows} hour(s) of at most {self.hour_capacity}, "
+            f"the last with {self.last_hour_requests} in {self.last_hour_minute_windows} "
+            f"minute(s) of {self.minute_limit} = {self.seconds:.1f} s"
         )
 
 
