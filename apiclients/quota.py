@@ -253,10 +253,17 @@ class MovesQuota:
         batch.used += 1
         return True
 
-    def give_back(self, batch: Batch, now: float | None = None) -> int:
-        """Return the unspent requests of ``batch`` while its minute lasts; returns how many."""
+    def give_back(self, batch: Batch) -> int:
+        """Return the unspent requests of ``batch`` to its minute and hour; returns how many.
+
+        Called once its run sends nothing more. Whatever time it is, the
+        unspent requests never reached Moves: ``take`` refuses once the
+        batch's minute is over. Given back late, they no longer help that
+        minute, but they are still free in its hour, which is what binds
+        when a run could not use its whole batch in time.
+        """
         left = batch.left
-        if left <= 0 or self.certain_minute(now) != batch.minute:
+        if left <= 0:
             return 0
         self.counter.give_back(self.windows, self.minute.start(batch.minute) + self.minute.length / 2, left)
         batch.size = batch.used

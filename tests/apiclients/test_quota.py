@@ -289,29 +289,32 @@ def test_take_a_batch_of_an_earlier_minute_is_refused(quota):
     assert batch.used == 0
 
 
-def test_give_back_returns_the_unspent_requests_while_the_minute_lasts(quota):
+def test_give_back_returns_the_unspent_requests_to_the_minute_and_the_hour(quota):
     learn(quota)
     batch = quota.reserve(5, now=T0 + 10)
     quota.take(batch, now=T0 + 11)
     quota.take(batch, now=T0 + 12)
 
-    assert quota.give_back(batch, now=T0 + 40) == 3
+    assert quota.give_back(batch) == 3
 
     assert (batch.size, batch.used, batch.left) == (2, 2, 0)
     assert quota.usage(now=T0 + 40) == Usage(2, 9, 2, 99)
-    assert quota.give_back(batch, now=T0 + 41) == 0
+    assert quota.give_back(batch) == 0
     assert quota.reserve(9, now=T0 + 42) == Batch(M0, 7)
 
 
-def test_give_back_after_the_minute_returns_nothing(quota):
+def test_a_batch_given_back_after_its_minute_frees_its_hour(quota):
     learn(quota)
     batch = quota.reserve(5, now=T0 + 10)
+    quota.take(batch, now=T0 + 11)
+    # Its minute is over: nothing more of it can be sent...
+    assert quota.take(batch, now=T0 + 61) is False
 
-    assert quota.give_back(batch, now=T0 + 58.875) == 0
-    assert quota.give_back(batch, now=T0 + 61) == 0
-
-    assert batch.size == 5
-    assert quota.usage(now=T0 + 30) == Usage(5, 9, 5, 99)
+    # ...so the four never sent are free again in the hour, for the next minutes.
+    assert quota.give_back(batch) == 4
+    assert quota.usage(now=T0 + 61).hour_used == 1
+    assert quota.reserve(9, now=T0 + 62) == Batch(M0 + 1, 9)
+    assert quota.usage(now=T0 + 62) == Usage(9, 9, 10, 99)
 
 
 def test_batch_travels_as_a_task_argument():
@@ -441,7 +444,7 @@ def test_no_window_ever_holds_more_than_the_limit_less_the_threshold(redis_db):
         elif action < 0.8 and batches:
             quota.take(rng.choice(batches), now=now)
         elif batches:
-            quota.give_back(rng.choice(batches), now=now)
+            quota.give_back(rng.choice(batches))
         per_minute: dict[int, int] = {}
         for batch in batches:
             per_minute[batch.minute] = per_minute.get(batch.minute, 0) + batch.size
