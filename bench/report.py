@@ -41,6 +41,8 @@ class UpdateDataRow:
     seed: float
     seed_queued: int
     error: str = ""
+    # Why the dispatch round handed out nothing, when it did not.
+    dispatch_skipped: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,8 @@ def render_update_data(update: UpdateDataRow) -> str:
         f"the command {update.command:.2f} s "
         f"(one UPDATE queueing {update.queued_members:,} members, one wake-up of the dispatcher); "
         f"then one dispatch round over them {update.dispatch:.2f} s "
-        f"({update.dispatch_sent} runs queued, {update.dispatch_requests} Moves requests handed out); "
+        f"({update.dispatch_sent} runs queued, {update.dispatch_requests} Moves requests handed out"
+        f"{': ' + update.dispatch_skipped if update.dispatch_skipped else ''}); "
         f"the original per-member loop {update.seed:.2f} s ({update.seed_queued:,} messages){ratio}"
     )
 
@@ -148,5 +151,9 @@ def missed_targets(rows: list[BackfillRow], update: UpdateDataRow | None, target
             missed.append(
                 f"update_data took {update.command:.1f} s for {update.members:,} members "
                 f"(target < {targets.update_data_seconds:g} s)"
+            )
+        if update.command is not None and not update.dispatch_sent:
+            missed.append(
+                f"the dispatch round after update_data handed out nothing ({update.dispatch_skipped})"
             )
     return missed

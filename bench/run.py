@@ -193,6 +193,7 @@ class Bench:
             seed=result["seed"],
             seed_queued=result["seed_queued"],
             error=result.get("error", ""),
+            dispatch_skipped=result.get("dispatch_skipped", ""),
         )
 
     def notifications(self) -> dict:
