@@ -160,8 +160,8 @@ def consent(browser: requests.Session, page: requests.Response, **fields: str) -
     return browser.post(page.url, data=form, headers={"Referer": page.url}, timeout=30)
 
 
-def control(browser: requests.Session, sandbox: str, **fields: str) -> None:
-    """Use the stand-ins' control page as a person at the sandbox would."""
+def control(browser: requests.Session, sandbox: str, **fields: str) -> str:
+    """Use the stand-ins' control page as a person at the sandbox would; returns the page it answers."""
     page = browser.get(sandbox + "/", timeout=10)
     done = browser.post(
         sandbox + "/",
@@ -170,6 +170,7 @@ def control(browser: requests.Session, sandbox: str, **fields: str) -> None:
         timeout=10,
     )
     assert done.status_code == 200, done.text[:300]
+    return done.text
 
 
 def issued_secrets(sandbox_db: Path) -> list[str]:
@@ -339,8 +340,13 @@ def full_run(tmp_path_factory) -> "FullRun":
             (member_pk,) = db.execute(
                 "SELECT id FROM sandbox_sandboxohmember WHERE username = 'runner'"
             ).fetchone()
-        edited = (date.today() - timedelta(days=5)).isoformat()
-        control(browser, sandbox, action="edit_day", user=str(user_pk), day=edited)
+        # A day with an activity to edit: some days of a life have none (at home, or the phone off).
+        for days_back in range(5, 20):
+            edited = (date.today() - timedelta(days=days_back)).isoformat()
+            if "has no activity on" not in control(
+                browser, sandbox, action="edit_day", user=str(user_pk), day=edited
+            ):
+                break
         web_log = logs / "web.log"
         wait_for(lambda: "Moves notification (DataUpload)" in web_log.read_text(), 20, "the notification")
         wait_for(
