@@ -84,3 +84,17 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.1) -> Non
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} did not happen within {timeout:.0f} s")
         time.sleep(interval)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU seconds of ``pids`` so far (0 for any that is gone)."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total

@@ -40,7 +40,7 @@ from bench.counting import COUNTS_KEY, read_counts, reset_counts
 from bench.databases import drop_database, fresh_database, migrate
 from bench.env import bench_environment
 from bench.floor import Floor, from_settings
-from bench.processes import Stop, cleanup_on_signals
+from bench.processes import Stop, cleanup_on_signals, cpu_seconds
 from bench.server import free_port, sandbox_server
 from bench.workers import Workers
 
@@ -665,20 +665,6 @@ def watch(
         # Runs still going (none should be) end before the counts are read.
         settle(MovesMember)
     return progress
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User and system CPU seconds of ``pids`` so far (0 for any that is gone)."""
-    import psutil
-
-    total = 0.0
-    for pid in pids:
-        try:
-            times = psutil.Process(pid).cpu_times()
-        except psutil.Error:
-            continue
-        total += times.user + times.system
-    return total
 
 
 def note_first_files(progress: Progress, everyone: set[str]) -> None:

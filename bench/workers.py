@@ -26,7 +26,7 @@ from pathlib import Path
 import redis
 
 from bench.env import app_env
-from bench.processes import group_pids, kill_group, memory_kb, wait_for
+from bench.processes import cpu_seconds, group_pids, kill_group, memory_kb, wait_for
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 READY = re.compile(r"\S+@\S+ ready\.")
@@ -292,19 +292,11 @@ class Workers:
 
     def cpu_seconds(self) -> float:
         """CPU seconds of every process of every machine so far (the pool's included)."""
-        import psutil
-
-        total = 0.0
-        for machine in self.machines:
-            if machine.process is None:
-                continue
-            for pid in group_pids(machine.process.pid):
-                try:
-                    times = psutil.Process(pid).cpu_times()
-                except psutil.Error:
-                    continue
-                total += times.user + times.system
-        return total
+        return sum(
+            cpu_seconds(group_pids(machine.process.pid))
+            for machine in self.machines
+            if machine.process is not None
+        )
 
     # --- Runs ---------------------------------------------------------------------------
 
