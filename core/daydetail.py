@@ -28,16 +28,22 @@ class DayNotHeld(Exception):
     """The member's file holds no such day (not fetched yet, or before their history)."""
 
 
+def recent_detail(row: RecentDay) -> dict[str, Any]:
+    """The same keys as ``day_map`` gives, from the database's copy of a recent day."""
+    return {
+        "recorded": row.recorded,
+        "steps": row.steps,
+        "distance_m": row.distance_m,
+        "places": row.places,
+        "tracks": row.tracks,
+    }
+
+
 def day_detail(moves: MovesMember, day: date) -> dict[str, Any]:
     """Steps, distance, places and tracks of ``day``; raises DayNotHeld, or an UpstreamError."""
     recent = RecentDay.objects.filter(moves_member=moves, date=day).first()
     if recent is not None:
-        return {
-            "steps": recent.steps,
-            "distance_m": recent.distance_m,
-            "places": recent.places,
-            "tracks": recent.tracks,
-        }
+        return recent_detail(recent)
     where = day_in_file(moves, day)
     if where is None or moves.file_id is None:
         raise DayNotHeld(day)

@@ -188,6 +188,7 @@ def day_map(day: dict[str, Any]) -> dict[str, Any]:
             if len(points) >= 2:
                 tracks.append(points)
     return {
+        "recorded": has_data(day),
         "steps": steps_of(day),
         "distance_m": round(distance, 1),
         "places": places,

@@ -603,6 +603,9 @@ class RecentDay(models.Model):
 
     moves_member = models.ForeignKey(MovesMember, on_delete=models.CASCADE, related_name="recent_days")
     date = models.DateField()
+    # False for a day Moves answered with no summary and no segments: the
+    # calendar calls it "no data", and so must the day's own summary.
+    recorded = models.BooleanField(default=True)
     steps = models.PositiveIntegerField(default=0)
     distance_m = models.FloatField(default=0)
     # Places as [{"name", "lat", "lon", "start", "end"}] and track points as

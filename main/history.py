@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 
 from core.calendar import member_today
+from core.daydetail import recent_detail
 from core.days import HAS_DATA, NO_DATA, NOT_FETCHED, DayFacts, as_number, calendar
 from core.models import MovesMember, RecentDay
 
@@ -218,10 +219,6 @@ def day_view(
     )
 
 
-def recent_detail(row: RecentDay) -> dict[str, Any]:
-    return {"steps": row.steps, "distance_m": row.distance_m, "places": row.places, "tracks": row.tracks}
-
-
 def _clean_places(raw: Any) -> list[dict[str, Any]]:
     places = []
     for place in raw if isinstance(raw, list) else []:
@@ -271,6 +268,8 @@ def day_payload(day: date, detail: dict[str, Any]) -> dict[str, Any]:
     return {
         "date": day.isoformat(),
         "title": long_date(day),
+        # A map cached before days said whether they were recorded held data.
+        "recorded": detail.get("recorded", True) is not False,
         "steps": steps,
         "distance_km": round(distance_m / 1000, 1),
         "places": places,

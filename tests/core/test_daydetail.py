@@ -88,6 +88,7 @@ def test_day_detail_of_a_recent_day_reads_the_database(synced):
         detail = day_detail(member, recent.date)
 
     assert detail == {
+        "recorded": recent.recorded,
         "steps": recent.steps,
         "distance_m": recent.distance_m,
         "places": recent.places,

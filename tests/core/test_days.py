@@ -192,6 +192,7 @@ def test_day_map_of_a_whole_day():
     }
 
     assert day_map(day) == {
+        "recorded": True,
         "steps": 1100,
         "distance_m": 800.0,
         "places": [
@@ -228,6 +229,7 @@ def test_day_map_tolerates_missing_and_broken_parts():
     }
 
     assert day_map(day) == {
+        "recorded": True,
         "steps": 0,
         "distance_m": 0.0,
         "places": [{"name": "Unnamed place", "lat": 1.0, "lon": 2.0, "start": "", "end": ""}],
@@ -237,6 +239,7 @@ def test_day_map_tolerates_missing_and_broken_parts():
 
 def test_day_map_of_an_empty_day():
     assert day_map({"date": "20160613", "summary": None, "segments": None}) == {
+        "recorded": False,
         "steps": 0,
         "distance_m": 0.0,
         "places": [],

@@ -106,6 +106,29 @@ def test_a_recent_day_comes_from_the_database_without_any_upstream(make_member, 
     assert "<b>Cafe</b>" not in data["summary_html"]
 
 
+def test_a_day_moves_recorded_nothing_for_says_no_data_as_the_calendar_does(make_member, settings):
+    settings.OH_BASE_URL = "http://127.0.0.1:9"
+    member = make_member()
+    RecentDay.objects.create(moves_member=member, date=parse_day("20260302"), **day_map({"date": "20260302"}))
+
+    data = signed_in(member).get("/dashboard/day/2026-03-02.json").json()
+
+    assert data["recorded"] is False
+    assert "Moves recorded no data on this day" in data["summary_html"]
+    assert "0 steps" not in data["summary_html"]
+
+
+def test_a_day_with_data_but_no_steps_still_shows_its_figures(make_member, settings):
+    settings.OH_BASE_URL = "http://127.0.0.1:9"
+    member = make_member()
+    recent_day(member, parse_day("20260303"), steps=0)
+
+    data = signed_in(member).get("/dashboard/day/2026-03-03.json").json()
+
+    assert data["recorded"] is True
+    assert "0 steps</strong>" in data["summary_html"]
+
+
 def test_a_day_not_held_is_a_404_in_words(make_member):
     member = make_member()
 
