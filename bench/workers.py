@@ -32,7 +32,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 READY = re.compile(r"\S+@\S+ ready\.")
 RECEIVED = re.compile(r"Task datauploader\.process_moves\[[^\]]+\] received")
 RUN_LINE = re.compile(
-    r"process_moves (\S+): ([^;\n]+); (\d+) requests, (\d+) weeks, (\d+) days changed(, uploaded)?"
+    r"process_moves (\S+): ([^;\n]+); (\d+) requests in \d+ batches, (\d+) weeks, "
+    r"(\d+) days changed(, uploaded)?"
 )
 DISPATCH_LINE = re.compile(r"dispatch: (\d+) requests to (\d+) members")
 SUCCEEDED = re.compile(r"Task datauploader\.process_moves\[[^\]]+\] succeeded in ([0-9.]+)s")

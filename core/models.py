@@ -439,6 +439,17 @@ class MovesMember(OAuthTokens):
         """The run stopped because the quota ran out; the member stays queued for the next window."""
         return self._write(lease, next_batch_at=until)
 
+    def recheck_recent_weeks(self, lease: str, as_of: datetime) -> bool:
+        """The backfill reached the weeks fetched first: the current and previous week are due again.
+
+        Asked as of ``as_of`` (the run's start), so that the run fetching
+        them in the same breath clears the request, and weeks it fetched
+        itself since then are not fetched twice.
+        """
+        if self.update_requested_at is not None:
+            return True
+        return self._write(lease, update_requested_at=as_of)
+
     def finish_sync(
         self,
         lease: str,

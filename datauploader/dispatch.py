@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from apiclients.quota import MovesQuota, moves_quota
 from core.models import FIRST_BATCH_REQUESTS, MovesMember, Priority
-from datauploader import machines
+from datauploader import handoff, machines
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,8 @@ class Waiting:
     priority: int
     wanted: int
     home: str
+    # A run of this member waits for its next batch (``datauploader.handoff``).
+    live: bool = False
 
 
 def plan_batches(waiting: list[Waiting], free: int) -> list[tuple[Waiting, int]]:
@@ -157,6 +159,13 @@ class Dispatcher:
             batch = self.quota.reserve(size)
             if batch is None:
                 break
+            if member.live:
+                if handoff.offer(self.client, member.pk, batch, self.quota):
+                    report.sent.append(Allotment(member.pk, member.oh_id, batch.size, member.home))
+                else:
+                    # The run ended meanwhile; it asks for a dispatch on its way out.
+                    self.quota.give_back(batch)
+                continue
             home = homes.home_for(member.home)
             # Until its run starts, the member is not given a second batch.
             self.client.set(
@@ -166,16 +175,58 @@ class Dispatcher:
             report.sent.append(Allotment(member.pk, member.oh_id, batch.size, home))
         return runs
 
-    def _waiting(self) -> list[Waiting]:
-        rows = list(
-            MovesMember.objects.waiting(timezone.now()).values_list(
-                "pk", "member__oh_id", "sync_priority", "requests_wanted", "worker_home"
-            )[:MAX_MEMBERS_PER_DISPATCH]
+    def serves_next(self, pk: int) -> bool:
+        """Would the next window give member ``pk``'s backfill, whose run is live, a batch, as things stand?
+
+        Only a backfill is worth a run that waits: first batches, updates and
+        sweeps are short, and many of them come at once, so runs waiting for
+        them would hold the worker processes their own runs need.
+        """
+        capacity = self.quota.free_next_minute()
+        if capacity <= 0:
+            return False
+        waiting = self._waiting(also=(pk,))
+        if not any(member.pk == pk and member.priority == Priority.BACKFILL for member in waiting):
+            return False
+        return any(member.pk == pk for member, _ in plan_batches(waiting, capacity))
+
+    def _waiting(self, also: tuple[int, ...] = ()) -> list[Waiting]:
+        """Members waiting for quota in the order it goes out.
+
+        Runs waiting for their member's next batch are included, and so are
+        the members ``also`` names (a live run asking whether to wait).
+        """
+        fields = (
+            "pk",
+            "member__oh_id",
+            "sync_priority",
+            "requests_wanted",
+            "worker_home",
+            "sync_wanted_since",
         )
+        rows = list(
+            MovesMember.objects.waiting(timezone.now()).values_list(*fields)[:MAX_MEMBERS_PER_DISPATCH]
+        )
+        live = set(handoff.live_members(self.client))
+        extra = live | set(also)
+        if extra:
+            held = {row[0] for row in rows}
+            rows += [
+                row
+                for row in MovesMember.objects.syncable()
+                .filter(pk__in=extra, sync_wanted_since__isnull=False)
+                .values_list(*fields)
+                if row[0] not in held
+            ]
+            rows.sort(key=lambda row: (row[2], row[5], row[0]))
         if not rows:
             return []
         sent = self.client.mget([DISPATCHED_KEY.format(pk=row[0]) for row in rows])
-        return [Waiting(*row) for row, flag in zip(rows, sent, strict=True) if flag is None]
+        return [
+            Waiting(row[0], row[1], row[2], row[3], row[4], live=row[0] in live)
+            for row, flag in zip(rows, sent, strict=True)
+            if flag is None
+        ]
 
 
 def started(member_pk: int, client: redis.Redis) -> None:

@@ -13,7 +13,8 @@ import logging
 import time
 from typing import Any
 
-from celery.signals import worker_shutdown
+import redis
+from celery.signals import worker_shutdown, worker_shutting_down
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 from redis.exceptions import RedisError
@@ -21,7 +22,7 @@ from redis.exceptions import RedisError
 from apiclients.errors import UpstreamError
 from apiclients.quota import moves_quota
 from core.models import MovesMember
-from datauploader import machines
+from datauploader import handoff, machines
 from datauploader.history import CorruptHistory, LocalHistory, local_members
 from datauploader.sync import Sync
 
@@ -63,6 +64,15 @@ def flush_local_histories(seconds: float = FLUSH_SECONDS) -> int:
         finally:
             member.release_lease(lease)
     return flushed
+
+
+@worker_shutting_down.connect
+def stop_waiting_for_batches(**kwargs: Any) -> None:
+    """Runs waiting for their member's next batch end now, so the pool finishes in time."""
+    try:
+        handoff.mark_stopping(redis.Redis.from_url(settings.REDIS_URL))
+    except RedisError as exc:
+        log.warning("worker stopping: could not tell waiting runs (%s)", type(exc).__name__)
 
 
 @worker_shutdown.connect

@@ -26,6 +26,7 @@ decides when the member is tried again.
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -82,6 +83,7 @@ class RunReport:
     uploaded: bool = False
     outcome: str = ""
     given_back: int = 0
+    batches: int = 0
     oh_calls: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -135,17 +137,22 @@ class Sync:
         *,
         moves: MovesClient | None = None,
         oh: OpenHumansClient | None = None,
+        next_batch: Callable[[], Batch | None] | None = None,
     ) -> None:
         self.member = member
         self.oh_id = member.member.oh_id
         self.lease = lease
         self.batch = batch
+        # Waits for the member's batch in the next window; None ends the run with its batch.
+        self.next_batch = next_batch
         self.quota = quota
         self.moves = moves or MovesClient(quota=quota)
         self.oh = oh or OpenHumansClient()
         self.started = timezone.now()
+        self.clock_started = time.monotonic()
         self.status_at_start = member.status
-        self.report = RunReport()
+        self.backfill_at_start = member.backfill_next
+        self.report = RunReport(batches=1 if batch is not None else 0)
         self.history: LocalHistory | None = None
         # Whether this run set out to fetch the weeks an update re-checks, and how many are left.
         self.recent_planned = False
@@ -209,6 +216,8 @@ class Sync:
         history = self._open_history()
         try:
             fetched_all = self._fetch(history, moves_token)
+            while not fetched_all and self._continue(history):
+                fetched_all = self._fetch(history, moves_token)
         except RateLimited as exc:
             # The server disagreed with our count; it is right. Wait for its reset.
             log.warning("process_moves %s: Moves answered 429; waiting for its window to reset", self.oh_id)
@@ -374,9 +383,45 @@ class Sync:
         if self.batch is None:
             return False
         try:
-            return self._fetch_steps(history, token)
+            fetched_all = self._fetch_steps(history, token)
+            if fetched_all and self._backfill_just_completed():
+                # In this run, while it holds a batch: a run of its own would
+                # read tokens, files and the local history again for two weeks.
+                self._check(self.member.recheck_recent_weeks(self.lease, self.started))
+                fetched_all = self._fetch_steps(history, token)
+            return fetched_all
         except QuotaSpent:
             return False
+
+    def _backfill_just_completed(self) -> bool:
+        """This run's backfill reached today, and the weeks an update re-checks were not fetched by it."""
+        member = self.member
+        if member.first_date is None or member.backfill_next is None or self.backfill_at_start is None:
+            return False
+        if self.recent_planned and self.recent_left == 0:
+            return False
+        reached = monday_of(member_today(member.time_zone)) - ONE_WEEK
+        return self.backfill_at_start < reached <= member.backfill_next
+
+    def _continue(self, history: LocalHistory) -> bool:
+        """Go on with the member's batch in the next window, if the dispatcher hands it to this run.
+
+        Only while the run is young enough to finish well inside the task's
+        time limit. What the spent batch did not use goes back first, and the
+        file is published if it is due, as it would be at the end of a run.
+        """
+        if self.next_batch is None or self.batch is None:
+            return False
+        if time.monotonic() - self.clock_started > settings.CELERY_TASK_SOFT_TIME_LIMIT / 2:
+            return False
+        self.report.given_back += self.quota.give_back(self.batch)
+        self._publish_if_due(history, stopping=False)
+        batch = self.next_batch()
+        if batch is None:
+            return False
+        self.batch = batch
+        self.report.batches += 1
+        return True
 
     def _fetch_steps(self, history: LocalHistory, token: str) -> bool:
         member = self.member
@@ -510,7 +555,11 @@ class Sync:
             if backfill_done
             else sum(1 for monday in all_weeks if monday < backfill_next or self.history.has_week(monday))
         )
-        remaining = max(self.steps_left, len(self._plan_after(backfill_next, today)))
+        later = self._plan_after(backfill_next, today)
+        # The end of a backfill fetches again the weeks an update re-checks
+        # (``_backfill_just_completed``): the batch that ends it has room for them.
+        recheck = len(weeks_to_update(today, None, member.first_date)) if later else 0
+        remaining = max(self.steps_left, len(later) + recheck)
         self._check(
             member.record_progress(
                 self.lease,
@@ -614,7 +663,9 @@ class Sync:
         if not fetched_all:
             self.report.outcome = "waiting for quota"
         else:
-            self.report.outcome = "current" if recent_fetched and complete else "backfilling"
+            # A targeted update (notified weeks only) leaves a current member current.
+            current = member.status == MovesMember.Status.CURRENT
+            self.report.outcome = "current" if current else "backfilling"
 
     def _moves_refused(self) -> None:
         log.warning("process_moves %s: Moves refused our token", self.oh_id)

@@ -25,9 +25,9 @@ from apiclients.errors import (
     Unauthorized,
     UpstreamError,
 )
-from apiclients.quota import Batch, moves_quota
+from apiclients.quota import Batch, MovesQuota, moves_quota
 from core.models import MovesMember
-from datauploader import dispatch, machines
+from datauploader import dispatch, handoff, machines
 from datauploader.history import discard_history, local_members
 from datauploader.sync import INFRASTRUCTURE, LeaseKeeper, PoisonFile, Sync, infrastructure_errors
 
@@ -51,14 +51,24 @@ def process_moves(self: Any, oh_id: str, batch: dict[str, int] | None = None) ->
         log.info("process_moves %s: another run holds the member; batch given back", oh_id)
         _give_back(quota, given)
         return "busy"
+    # Run inline (tests, eager mode), a waiting run would block the only
+    # caller that could hand it a batch.
+    waits = None if self.request.is_eager else (lambda: _next_batch(member.pk, quota))
+    sync = Sync(member, lease, given, quota, next_batch=waits)
     try:
         with LeaseKeeper(member, lease, settings.RUN_LEASE_SECONDS):
-            outcome = _run(self, member, lease, given, quota)
+            outcome = _run(self, member, lease, sync)
     finally:
         member.release_lease(lease)
-        _give_back(quota, given)
+        _give_back(quota, sync.batch)
     _more_now(member, quota)
     return outcome
+
+
+def _next_batch(pk: int, quota: MovesQuota) -> Batch | None:
+    """The member's batch in the next window, handed to this run, if the dispatcher would give one."""
+    dispatcher = dispatch.Dispatcher(quota=quota, client=quota.client)
+    return handoff.wait_for_batch(pk, quota, lambda: dispatcher.serves_next(pk))
 
 
 def _more_now(member: MovesMember, quota: Any) -> None:
@@ -75,10 +85,10 @@ def _more_now(member: MovesMember, quota: Any) -> None:
         return
 
 
-def _run(task: Any, member: MovesMember, lease: str, batch: Batch | None, quota: Any) -> str:
+def _run(task: Any, member: MovesMember, lease: str, sync: Sync) -> str:
     oh_id = member.member.oh_id
     try:
-        report = Sync(member, lease, batch, quota).run()
+        report = sync.run()
     except SoftTimeLimitExceeded:
         # Progress is kept week by week: the member stays queued and loses nothing.
         log.warning("process_moves %s: hit the soft time limit; the next batch goes on", oh_id)
@@ -115,10 +125,11 @@ def _run(task: Any, member: MovesMember, lease: str, batch: Batch | None, quota:
         member.record_failure(lease, MOVES, "Moves sent data we could not handle.")
         return "failure"
     log.info(
-        "process_moves %s: %s; %d requests, %d weeks, %d days changed%s",
+        "process_moves %s: %s; %d requests in %d batches, %d weeks, %d days changed%s",
         oh_id,
         report.outcome,
         report.requests,
+        report.batches,
         report.weeks,
         report.days_changed,
         ", uploaded" if report.uploaded else "",

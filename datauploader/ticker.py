@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from apiclients.quota import moves_quota
-from datauploader import machines
+from datauploader import handoff, machines
 from datauploader.dispatch import Dispatcher
 from datauploader.history import prune_local_histories
 
@@ -108,3 +108,8 @@ class OwnQueue(bootsteps.StartStopStep):
 
     def start(self, consumer: Any) -> None:
         consumer.add_task_queue(machines.queue_of(machines.this_machine()))
+        try:
+            # A worker started again under the same name is not stopping any more.
+            handoff.clear_stopping(redis.Redis.from_url(settings.REDIS_URL))
+        except redis.RedisError:
+            log.warning("could not clear this machine's stopping flag")

@@ -337,6 +337,18 @@ def test_free_is_what_both_windows_have_left(redis_db):
     assert quota.free(now=T0 + 58.875) == 0
 
 
+def test_free_next_minute_counts_what_its_hour_used_so_far(redis_db):
+    quota = MovesQuota(redis_db, per_minute=10, per_hour=12, safety_threshold=1)
+    assert quota.free_next_minute(now=T0 + 30) == 1  # counts not known yet: one request
+    learn(quota, hour_used=4)
+    quota.reserve(3, now=T0 + 30)
+
+    # The next minute is empty; its hour has 11 - 4 - 3 left.
+    assert quota.free_next_minute(now=T0 + 30) == 4
+    # The minute before a new hour: the next minute opens a fresh hour.
+    assert quota.free_next_minute(now=H1 - 30) == 9
+
+
 def test_observe_raises_our_counters_to_the_servers_counts(quota):
     quota.reserve(5, now=T0 + 20)
 

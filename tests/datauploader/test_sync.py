@@ -46,6 +46,30 @@ def test_the_first_batch_brings_the_latest_weeks_first(connect, settings):
     assert member.status == MovesMember.Status.BACKFILLING
 
 
+def test_the_run_that_ends_the_backfill_fetches_the_first_batchs_weeks_again_itself(
+    connect, settings, caplog
+):
+    person = connect(days=100)
+    settings.MOVES_REQUESTS_PER_MINUTE = 4
+    dispatch_until(lambda: person.refresh().file_id is not None)
+    # The first batch's weeks change after it fetched them.
+    edit_a_day(person.user, date.today())
+    settings.MOVES_REQUESTS_PER_MINUTE = 60
+    caplog.clear()
+
+    with caplog.at_level("INFO", logger="datauploader.tasks"):
+        member = settle(person.member)
+
+    runs = [
+        record.getMessage() for record in caplog.records if record.getMessage().startswith("process_moves")
+    ]
+    assert len(runs) == 1, runs
+    assert ": current;" in runs[0]
+    assert member.status == MovesMember.Status.CURRENT
+    assert member.update_requested_at is None
+    assert person.file_days() == person.moves_days()
+
+
 def test_an_update_fetches_the_recent_weeks_again_and_keeps_newer_copies(connect):
     person = connect(days=40)
     member = settle(person.member)
@@ -56,7 +80,7 @@ def test_an_update_fetches_the_recent_weeks_again_and_keeps_newer_copies(connect
     assert member.status == MovesMember.Status.CURRENT
 
 
-def test_a_notified_week_months_back_is_fetched_again(connect):
+def test_a_notified_week_months_back_is_fetched_again(connect, caplog):
     person = connect(days=200)
     member = settle(person.member)
     edit_a_day(person.user, date.today() - timedelta(days=90))
@@ -67,6 +91,8 @@ def test_a_notified_week_months_back_is_fetched_again(connect):
 
     url, body, headers = captured.posts[0]
     assert url.endswith("/webhooks/moves/storyline/")
+    caplog.clear()
+    caplog.set_level("INFO", logger="datauploader.tasks")
     answer = Client().post(
         "/webhooks/moves/storyline/",
         data=body,
@@ -76,6 +102,13 @@ def test_a_notified_week_months_back_is_fetched_again(connect):
     assert answer.status_code == 200
     member = settle(member)
     assert person.file_days() == person.moves_days()
+    # That week alone: a targeted update costs no re-check of the recent weeks.
+    runs = [
+        record.getMessage() for record in caplog.records if record.getMessage().startswith("process_moves")
+    ]
+    assert [run.split(": ", 1)[1] for run in runs] == [
+        "current; 1 requests in 1 batches, 1 weeks, 1 days changed, uploaded"
+    ]
 
 
 def test_a_rate_limited_answer_waits_for_the_window_and_loses_nothing(connect):
