@@ -176,13 +176,14 @@ class Dispatcher:
         return runs
 
     def serves_next(self, pk: int) -> bool:
-        """Would the next window give member ``pk``'s backfill, whose run is live, a batch, as things stand?
+        """Would this window or the next give member ``pk``'s backfill, whose run is live, a batch?
 
         Only a backfill is worth a run that waits: first batches, updates and
         sweeps are short, and many of them come at once, so runs waiting for
         them would hold the worker processes their own runs need.
         """
-        capacity = self.quota.free_next_minute()
+        # This minute's room, when the run used its batch up as the minute turned.
+        capacity = max(self.quota.free(), self.quota.free_next_minute())
         if capacity <= 0:
             return False
         waiting = self._waiting(also=(pk,))

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 
 import redis
+from django.db import DatabaseError
 
 from apiclients.quota import Batch, MovesQuota
 from datauploader import machines
@@ -107,12 +108,16 @@ def next_window_start(quota: MovesQuota, now: float) -> float | None:
     return quota.local_start_of(quota.minute, quota.minute.index(latest) + 1)
 
 
-def wait_for_batch(pk: int, quota: MovesQuota, served_next: Callable[[], bool]) -> Batch | None:
+def wait_for_batch(
+    pk: int, quota: MovesQuota, served_next: Callable[[], bool], dispatch: Callable[[], object]
+) -> Batch | None:
     """The member's next batch, if it comes with the next window; None when the run should end.
 
     ``served_next`` says whether the dispatcher would give the member a batch
-    in the next window as things stand; a run that would get nothing ends
-    rather than hold a worker process.
+    as things stand; a run that would get nothing ends rather than hold a
+    worker process. ``dispatch`` hands out the quota at once when the current
+    minute still has room: a run that used its batch up to the end of a
+    minute registers just after the next one opened and its tick passed.
     """
     client = quota.client
     stopping = STOPPING_KEY.format(machine=machines.this_machine())
@@ -127,6 +132,12 @@ def wait_for_batch(pk: int, quota: MovesQuota, served_next: Callable[[], bool]) 
             pipe.set(LIVE_KEY.format(pk=pk), "1", px=live_ms)
             pipe.sadd(LIVE_SET, pk)
             pipe.execute()
+        if quota.free() > 0:
+            try:
+                dispatch()
+            except DatabaseError as exc:
+                # The window's own tick, or the next, hands the batch out instead.
+                log.warning("run of member %s: could not ask for a dispatch (%s)", pk, type(exc).__name__)
         while (left := deadline - time.time()) > 0 and not client.exists(stopping):
             got = client.blpop([BATCH_KEY.format(pk=pk)], timeout=min(SLICE_SECONDS, max(left, 0.01)))
             if got is not None:

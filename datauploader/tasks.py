@@ -68,7 +68,7 @@ def process_moves(self: Any, oh_id: str, batch: dict[str, int] | None = None) ->
 def _next_batch(pk: int, quota: MovesQuota) -> Batch | None:
     """The member's batch in the next window, handed to this run, if the dispatcher would give one."""
     dispatcher = dispatch.Dispatcher(quota=quota, client=quota.client)
-    return handoff.wait_for_batch(pk, quota, lambda: dispatcher.serves_next(pk))
+    return handoff.wait_for_batch(pk, quota, lambda: dispatcher.serves_next(pk), dispatcher.dispatch)
 
 
 def _more_now(member: MovesMember, quota: Any) -> None:

@@ -49,7 +49,7 @@ def wait_in_thread(pk: int, quota: MovesQuota) -> tuple[threading.Thread, list]:
 
     def wait() -> None:
         try:
-            got.append(handoff.wait_for_batch(pk, quota, lambda: True))
+            got.append(handoff.wait_for_batch(pk, quota, lambda: True, lambda: None))
         finally:
             connection.close()
 
@@ -83,6 +83,23 @@ def test_the_dispatcher_hands_the_next_batch_to_the_waiting_run_instead_of_queue
     assert handoff.live_members(ticking_quota.client) == []
 
 
+def test_a_run_that_registers_while_the_minute_has_room_gets_its_batch_at_once(
+    make_member, ticking_quota, broker_messages
+):
+    dispatcher = Dispatcher(quota=ticking_quota, client=ticking_quota.client)
+    member = backfilling(make_member, minutes_ago=5)
+    member.claim_lease(60, "here")
+
+    started = time.monotonic()
+    batch = handoff.wait_for_batch(
+        member.pk, ticking_quota, lambda: dispatcher.serves_next(member.pk), dispatcher.dispatch
+    )
+
+    assert time.monotonic() - started < 1
+    assert (batch.minute, batch.size) == (ticking_quota.certain_minute(), 40)
+    assert broker_messages() == []
+
+
 def test_a_run_waits_only_when_the_next_window_would_give_its_member_a_batch(make_member, ticking_quota):
     dispatcher = Dispatcher(quota=ticking_quota, client=ticking_quota.client)
     earlier = backfilling(make_member, minutes_ago=9, wanted=50)
@@ -94,7 +111,12 @@ def test_a_run_waits_only_when_the_next_window_would_give_its_member_a_batch(mak
     MovesMember.objects.filter(pk=earlier.pk).update(requests_wanted=500)
     assert dispatcher.serves_next(member.pk) is False
     started = time.monotonic()
-    assert handoff.wait_for_batch(member.pk, ticking_quota, lambda: dispatcher.serves_next(member.pk)) is None
+    assert (
+        handoff.wait_for_batch(
+            member.pk, ticking_quota, lambda: dispatcher.serves_next(member.pk), dispatcher.dispatch
+        )
+        is None
+    )
     assert time.monotonic() - started < 0.5
     assert handoff.live_members(ticking_quota.client) == []
 
@@ -128,7 +150,7 @@ def test_no_run_waits_for_an_hour_whose_quota_is_spent(make_member, redis_db, ea
     quota.observe(server_headers(hour_used=2000, at=now), now, now)
     member = backfilling(make_member, minutes_ago=5)
 
-    assert handoff.wait_for_batch(member.pk, quota, lambda: True) is None
+    assert handoff.wait_for_batch(member.pk, quota, lambda: True, lambda: None) is None
 
 
 def test_a_stopping_worker_ends_the_wait_within_a_slice(make_member, ticking_quota):
