@@ -21,18 +21,27 @@ def server_headers(minute_used: int = 0, hour_used: int = 0, at: float | None = 
     }
 
 
+def into_this_minute(second: float, tick: bool):
+    """Travel to ``second`` seconds into the current clock minute; the clock stands still unless ``tick``."""
+    now = time.time()
+    return time_machine.travel(now - now % 60 + second, tick=tick)
+
+
+def told_quota(client: redis.Redis) -> MovesQuota:
+    """The app's quota, told by a Moves answer that nothing of this minute or hour is used yet."""
+    quota = moves_quota(client)
+    now = time.time()
+    quota.observe(server_headers(at=now), now, now)
+    return quota
+
+
 @pytest.fixture
 def mid_minute():
     """Time stands still in the middle of a clock minute, far from the edges where no quota goes out."""
-    now = time.time()
-    with time_machine.travel(now - now % 60 + 30, tick=False):
+    with into_this_minute(30, tick=False):
         yield
 
 
 @pytest.fixture
 def quota(redis_db: redis.Redis, mid_minute) -> MovesQuota:
-    """The app's quota, told by a Moves answer that nothing of this minute or hour is used yet."""
-    quota = moves_quota(redis_db)
-    now = time.time()
-    quota.observe(server_headers(at=now), now, now)
-    return quota
+    return told_quota(redis_db)

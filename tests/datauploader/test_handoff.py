@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 import redis
-import time_machine
 from django.db import connection
 from django.utils import timezone
 
@@ -15,7 +14,7 @@ from core.models import MovesMember, Priority
 from datauploader import handoff
 from datauploader.dispatch import Dispatcher
 from datauploader.sync import Sync
-from tests.datauploader.conftest import server_headers
+from tests.datauploader.conftest import into_this_minute, server_headers, told_quota
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,17 +22,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def early_in_a_minute():
     """A clock that runs, from a few seconds into a minute: a wait for the next window can be watched."""
-    now = time.time()
-    with time_machine.travel(now - now % 60 + 5, tick=True):
+    with into_this_minute(5, tick=True):
         yield
 
 
 @pytest.fixture
 def ticking_quota(redis_db: redis.Redis, early_in_a_minute) -> MovesQuota:
-    quota = moves_quota(redis_db)
-    now = time.time()
-    quota.observe(server_headers(at=now), now, now)
-    return quota
+    return told_quota(redis_db)
 
 
 def backfilling(make_member, minutes_ago: int, wanted: int = 40) -> MovesMember:
