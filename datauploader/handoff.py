@@ -5,15 +5,15 @@ first served gives the next window to the member already being fetched.
 Without this, each window costs a new ``process_moves`` run, which reads
 tokens, the member's files on Open Humans and the local history again.
 
-The run waits only when the dispatcher's plan for the next window, as
-things stand, gives its member's backfill a batch; when that window is a minute away
-(not an hour); and when its machine is not stopping. It registers as live
-in Redis, and the dispatcher, finding it in its plan, hands it the batch
-through a list (``offer``) rather than queueing a run. A live key and the hand-over are
-checked and changed in one script on each side, so a batch is either taken
-by the run or never handed to it; a batch handed over just as the wait ended
-is taken on the way out. A killed run's key expires after the window it
-waited for, and its member is queued again as usual.
+The run waits only when the dispatcher's plan, as things stand, gives its
+member's backfill a batch in this minute or the next; when the hour's quota
+is not spent; and when its machine is not stopping. It registers as live in
+Redis, and the dispatcher, finding it in its plan, hands it the batch
+through a list (``offer``) rather than queueing a run. A live key and the
+hand-over are checked and changed in one script on each side, so a batch is
+either taken by the run or never handed to it; a batch handed over just as
+the wait ended is taken on the way out. A killed run's key expires after
+the window it waited for, and its member is queued again as usual.
 """
 
 import logging
