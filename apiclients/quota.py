@@ -272,22 +272,20 @@ class MovesQuota:
     def free(self, now: float | None = None) -> int:
         """Requests still free in the current minute and hour (0 near a minute's end)."""
         minute = self.minute_to_hand_out(now)
-        if minute is None:
-            return 0
+        return 0 if minute is None else self._free_in(minute)
+
+    def free_next_minute(self, now: float | None = None) -> int:
+        """Requests the next server minute will have, as counted now (its hour's use so far included)."""
+        _, latest = self.server_time_bounds(now)
+        return self._free_in(self.minute.index(latest) + 1)
+
+    def _free_in(self, minute: int) -> int:
         moment = self.minute.start(minute) + self.minute.length / 2
         minute_used, hour_used = self.counter.used(self.windows, moment)
         free = max(0, min(self.minute.limit - minute_used, self.hour.limit - hour_used))
         if self.client.exists(self._known_key):
             return free
         return min(free, 1) if minute_used == 0 else 0
-
-    def free_next_minute(self, now: float | None = None) -> int:
-        """Requests the next server minute will have, as counted now (its hour's use so far included)."""
-        _, latest = self.server_time_bounds(now)
-        moment = self.minute.start(self.minute.index(latest) + 1) + self.minute.length / 2
-        minute_used, hour_used = self.counter.used(self.windows, moment)
-        free = max(0, min(self.minute.limit - minute_used, self.hour.limit - hour_used))
-        return free if self.client.exists(self._known_key) else min(free, 1)
 
     def usage(self, now: float | None = None) -> Usage:
         _, latest = self.server_time_bounds(now)
