@@ -14,7 +14,10 @@ capacity back, ``dispatch`` runs, one at a time under a Redis lock:
    weekly sweep.
 3. It reserves each member's whole batch in both windows in one atomic step
    (``MovesQuota.reserve``) and queues one ``process_moves`` run for it, on
-   the queue of the worker machine that keeps the member's history.
+   the queue of the worker machine that keeps the member's history. The
+   batch is held under a ticket until the run starts
+   (``datauploader.tickets``): a run still queued when its minute ends gets
+   its member's batch of the next window, not a second run beside it.
 
 A member without a batch gets no run at all. A run sends only its batch's
 requests, and only while the batch's server minute lasts; what it does not
@@ -31,12 +34,11 @@ from django.utils import timezone
 
 from apiclients.quota import MovesQuota, moves_quota
 from core.models import FIRST_BATCH_REQUESTS, MovesMember, Priority
-from datauploader import handoff, machines
+from datauploader import handoff, machines, tickets
 
 log = logging.getLogger(__name__)
 
 LOCK_KEY = "dispatch:lock"
-DISPATCHED_KEY = "dispatch:sent:{pk}"
 # More members than this in one window would not get a request each anyway.
 MAX_MEMBERS_PER_DISPATCH = 500
 
@@ -70,6 +72,10 @@ class Waiting:
     home: str
     # A run of this member waits for its next batch (``datauploader.handoff``).
     live: bool = False
+    # A run of this member holds a ticket whose batch lapsed before the run used it.
+    queued: tickets.Ticket | None = None
+    # That run took the member's lease and lost it unclaimed: it died.
+    run_died: bool = False
 
 
 def plan_batches(waiting: list[Waiting], free: int) -> list[tuple[Waiting, int]]:
@@ -146,15 +152,16 @@ class Dispatcher:
             )
         return report
 
-    def _dispatch(self, report: DispatchReport) -> list[tuple[str, dict[str, int], str]]:
-        runs: list[tuple[str, dict[str, int], str]] = []
+    def _dispatch(self, report: DispatchReport) -> list[tuple[str, dict[str, int | str], str]]:
+        runs: list[tuple[str, dict[str, int | str], str]] = []
         report.free = self.quota.free()
         if report.free <= 0:
             report.skipped = "no quota free"
             return runs
-        waiting = self._waiting()
-        report.waiting = len(waiting)
         homes = machines.Homes(self.client)
+        waiting = self._without_lost_runs(self._waiting(), homes)
+        report.waiting = len(waiting)
+        report.free = self.quota.free()
         for member, size in plan_batches(waiting, report.free):
             batch = self.quota.reserve(size)
             if batch is None:
@@ -166,14 +173,46 @@ class Dispatcher:
                     # The run ended meanwhile; it asks for a dispatch on its way out.
                     self.quota.give_back(batch)
                 continue
+            if member.queued is not None:
+                lapsed = tickets.renew(self.client, member.pk, member.queued, batch)
+                if lapsed is None:
+                    # Its run claimed the ticket meanwhile, with the batch it held.
+                    self.quota.give_back(batch)
+                    continue
+                # The lapsed batch never reached Moves: it goes back to its hour.
+                self.quota.give_back(lapsed)
+                report.sent.append(Allotment(member.pk, member.oh_id, batch.size, member.queued.home))
+                continue
             home = homes.home_for(member.home)
-            # Until its run starts, the member is not given a second batch.
-            self.client.set(
-                DISPATCHED_KEY.format(pk=member.pk), "1", px=int(self.quota.minute.length * 1000) + 1
-            )
-            runs.append((member.oh_id, batch.as_task_argument(), machines.queue_of(home)))
+            ticket = tickets.issue(self.client, member.pk, batch, home, self.quota)
+            runs.append((member.oh_id, ticket.as_task_argument(), machines.queue_of(home)))
             report.sent.append(Allotment(member.pk, member.oh_id, batch.size, home))
         return runs
+
+    def _without_lost_runs(self, waiting: list[Waiting], homes: machines.Homes) -> list[Waiting]:
+        """Withdraw the tickets of runs that will never use them; their members get new runs.
+
+        Such a run died after taking its ticket, or is queued on a machine
+        that has stopped. Its batch goes back, so this window can hand it
+        out again. A run that claimed its ticket meanwhile is alive: its
+        member is left out of this round.
+        """
+        kept = []
+        for member in waiting:
+            queued = member.queued
+            lost = queued is not None and (
+                member.run_died or (bool(queued.home) and queued.home not in homes.alive)
+            )
+            if queued is None or not lost:
+                kept.append(member)
+                continue
+            withdrawn = tickets.claim(self.client, member.pk, queued.id)
+            if withdrawn is not None:
+                self.quota.give_back(withdrawn)
+                member.queued = None
+                member.run_died = False
+                kept.append(member)
+        return kept
 
     def serves_next(self, pk: int) -> bool:
         """Would this window or the next give member ``pk``'s backfill, whose run is live, a batch?
@@ -195,7 +234,8 @@ class Dispatcher:
         """Members waiting for quota in the order it goes out.
 
         Runs waiting for their member's next batch are included, and so are
-        the members ``also`` names (a live run asking whether to wait).
+        members whose run holds a ticket, and the members ``also`` names (a
+        live run asking whether to wait).
         """
         fields = (
             "pk",
@@ -205,34 +245,42 @@ class Dispatcher:
             "worker_home",
             "sync_wanted_since",
         )
+        # Read before the leases: a ticket taken by a run that then holds no
+        # lease is one whose run died, or that was claimed meanwhile (and
+        # withdrawing it finds it gone).
+        queued = tickets.every_ticket(self.client)
         rows = list(
             MovesMember.objects.waiting(timezone.now()).values_list(*fields)[:MAX_MEMBERS_PER_DISPATCH]
         )
+        without_lease = {row[0] for row in rows}
         live = set(handoff.live_members(self.client))
-        extra = live | set(also)
+        # A run preparing under the lease still holds its ticket, lapsed perhaps.
+        extra = live | set(also) | set(queued)
         if extra:
-            held = {row[0] for row in rows}
             rows += [
                 row
                 for row in MovesMember.objects.syncable()
                 .filter(pk__in=extra, sync_wanted_since__isnull=False)
                 .values_list(*fields)
-                if row[0] not in held
+                if row[0] not in without_lease
             ]
             rows.sort(key=lambda row: (row[2], row[5], row[0]))
         if not rows:
             return []
-        sent = self.client.mget([DISPATCHED_KEY.format(pk=row[0]) for row in rows])
-        return [
-            Waiting(row[0], row[1], row[2], row[3], row[4], live=row[0] in live)
-            for row, flag in zip(rows, sent, strict=True)
-            if flag is None
-        ]
-
-
-def started(member_pk: int, client: redis.Redis) -> None:
-    """A run began for the member: the dispatcher may consider them again once it ends."""
-    client.delete(DISPATCHED_KEY.format(pk=member_pk))
+        minute = self.quota.certain_minute()
+        waiting = []
+        for row in rows:
+            ticket = queued.get(row[0])
+            died = ticket is not None and ticket.started and row[0] in without_lease
+            if ticket is not None and not ticket.lapsed(minute) and not died:
+                # Its run is queued, or preparing, with a batch of this window.
+                continue
+            waiting.append(
+                Waiting(
+                    row[0], row[1], row[2], row[3], row[4], live=row[0] in live, queued=ticket, run_died=died
+                )
+            )
+        return waiting
 
 
 def dispatch_now() -> DispatchReport:

@@ -137,12 +137,15 @@ class Sync:
         *,
         moves: MovesClient | None = None,
         oh: OpenHumansClient | None = None,
+        claim_batch: Callable[[], Batch | None] | None = None,
         next_batch: Callable[[], Batch | None] | None = None,
     ) -> None:
         self.member = member
         self.oh_id = member.member.oh_id
         self.lease = lease
         self.batch = batch
+        # Claims the run's batch from its ticket, just before the first Moves request.
+        self.claim_batch = claim_batch
         # Waits for the member's batch in the next window; None ends the run with its batch.
         self.next_batch = next_batch
         self.quota = quota
@@ -152,7 +155,7 @@ class Sync:
         self.clock_started = time.monotonic()
         self.status_at_start = member.status
         self.backfill_at_start = member.backfill_next
-        self.report = RunReport(batches=1 if batch is not None else 0)
+        self.report = RunReport(batches=1 if batch is not None or claim_batch is not None else 0)
         self.history: LocalHistory | None = None
         # Whether this run set out to fetch the weeks an update re-checks, and how many are left.
         self.recent_planned = False
@@ -380,6 +383,9 @@ class Sync:
 
     def _fetch(self, history: LocalHistory, token: str) -> bool:
         """Fetch while the batch lasts; True when everything wanted was fetched."""
+        if self.batch is None and self.claim_batch is not None:
+            self.batch = self.claim_batch()
+            self.claim_batch = None
         if self.batch is None:
             return False
         try:

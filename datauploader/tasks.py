@@ -1,10 +1,11 @@
 """Celery tasks. Thin: the work lives in ``datauploader.sync`` and ``datauploader.dispatch``.
 
 ``process_moves(oh_id, batch)`` is queued only by the dispatcher, for a
-member that holds a batch of Moves requests. Every way a run can end is
-caught here and recorded on the member through ``core.models``: the member
-always ends in a state the dashboard can explain, with the next try set by
-``core.retry``.
+member that holds a batch of Moves requests; the batch waits under a
+ticket (``datauploader.tickets``) until the run is about to use it. Every
+way a run can end is caught here and recorded on the member through
+``core.models``: the member always ends in a state the dashboard can
+explain, with the next try set by ``core.retry``.
 """
 
 import logging
@@ -27,7 +28,7 @@ from apiclients.errors import (
 )
 from apiclients.quota import Batch, MovesQuota, moves_quota
 from core.models import MovesMember
-from datauploader import dispatch, handoff, machines
+from datauploader import dispatch, handoff, machines, tickets
 from datauploader.history import discard_history, local_members
 from datauploader.sync import INFRASTRUCTURE, LeaseKeeper, PoisonFile, Sync, infrastructure_errors
 
@@ -35,34 +36,55 @@ log = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, name="datauploader.process_moves", max_retries=5)
-def process_moves(self: Any, oh_id: str, batch: dict[str, int] | None = None) -> str:
+def process_moves(self: Any, oh_id: str, batch: dict[str, Any] | None = None) -> str:
     quota = moves_quota()
-    given = Batch.from_task_argument(batch) if batch else None
     member = MovesMember.objects.select_related("member").filter(member__oh_id=oh_id).first()
-    dispatch.started(member.pk if member else 0, quota.client)
-    if member is None or not member.has_tokens:
+    if member is None:
+        discard_history(oh_id)
+        return "not connected"
+    given, ticket = _batch_of(quota, member.pk, batch)
+    if not member.has_tokens:
         # The local history of a disconnected member is location data we no
         # longer have a reason to keep.
         discard_history(oh_id)
-        _give_back(quota, given)
+        _give_back(quota, ticket.give_up() if ticket else given)
         return "not connected"
     lease = member.claim_lease(settings.RUN_LEASE_SECONDS, machines.this_machine())
     if lease is None:
         log.info("process_moves %s: another run holds the member; batch given back", oh_id)
-        _give_back(quota, given)
+        _give_back(quota, ticket.give_up() if ticket else given)
         return "busy"
+    if ticket is not None and not ticket.start():
+        # Forgotten after its patience, or replaced: the member has a newer run.
+        member.release_lease(lease)
+        log.info("process_moves %s: its ticket is gone; ended before any request", oh_id)
+        return "no batch"
     # Run inline (tests, eager mode), a waiting run would block the only
     # caller that could hand it a batch.
     waits = None if self.request.is_eager else (lambda: _next_batch(member.pk, quota))
-    sync = Sync(member, lease, given, quota, next_batch=waits)
+    sync = Sync(member, lease, given, quota, claim_batch=ticket.claim if ticket else None, next_batch=waits)
     try:
         with LeaseKeeper(member, lease, settings.RUN_LEASE_SECONDS):
             outcome = _run(self, member, lease, sync)
     finally:
+        # The ticket before the lease: a member without a lease whose run
+        # started and still holds a ticket is taken for a run that died.
+        _give_back(quota, ticket.release() if ticket else None)
         member.release_lease(lease)
         _give_back(quota, sync.batch)
     _more_now(member, quota)
     return outcome
+
+
+def _batch_of(
+    quota: MovesQuota, pk: int, batch: dict[str, Any] | None
+) -> tuple[Batch | None, tickets.RunTicket | None]:
+    """The run's batch as given (a run queued by hand), or the ticket that holds it until it is used."""
+    if not batch:
+        return None, None
+    if "ticket" not in batch:
+        return Batch.from_task_argument(batch), None
+    return None, tickets.RunTicket(quota, pk, str(batch["ticket"]))
 
 
 def _next_batch(pk: int, quota: MovesQuota) -> Batch | None:

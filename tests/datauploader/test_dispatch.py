@@ -6,8 +6,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from apiclients.quota import Batch
 from core.models import FIRST_BATCH_REQUESTS, MovesMember, Priority
-from datauploader import dispatch, machines
+from datauploader import dispatch, machines, tickets
 from datauploader.dispatch import Dispatcher, Waiting, plan_batches
 
 pytestmark = pytest.mark.django_db
@@ -71,10 +72,16 @@ def test_dispatch_reserves_batches_and_queues_one_run_per_member(make_member, qu
     ]
     assert quota.free() == 0
     minute = quota.certain_minute()
-    assert broker_messages() == [
-        ("celery", "datauploader.process_moves", [first.member.oh_id, {"minute": minute, "size": 40}]),
-        ("celery", "datauploader.process_moves", [second.member.oh_id, {"minute": minute, "size": 19}]),
+    messages = broker_messages()
+    assert [(queue, name, args[0]) for queue, name, args in messages] == [
+        ("celery", "datauploader.process_moves", first.member.oh_id),
+        ("celery", "datauploader.process_moves", second.member.oh_id),
     ]
+    # Each run's batch is held under its ticket until the run starts.
+    held = tickets.held(quota.client, [first.pk, second.pk])
+    for (_, _, (_, argument)), member, size in zip(messages, (first, second), (40, 19), strict=True):
+        assert argument == {"minute": minute, "size": size, "ticket": held[member.pk].id}
+        assert held[member.pk].batch == Batch(minute=minute, size=size)
 
 
 def test_a_dispatched_member_gets_no_second_batch_before_its_run_starts(make_member, quota, broker_messages):
@@ -82,7 +89,11 @@ def test_a_dispatched_member_gets_no_second_batch_before_its_run_starts(make_mem
     Dispatcher(quota=quota, client=quota.client).dispatch()
     again = Dispatcher(quota=quota, client=quota.client).dispatch()
     assert again.sent == []
-    dispatch.started(member.pk, quota.client)
+    [(_, _, (_, argument))] = broker_messages()
+    assert tickets.claim(quota.client, member.pk, argument["ticket"]) == Batch(
+        minute=argument["minute"], size=5
+    )
+    # Its run started; once it ends, the member may be given more.
     assert [
         allotment.oh_id for allotment in Dispatcher(quota=quota, client=quota.client).dispatch().sent
     ] == [member.member.oh_id]
