@@ -93,6 +93,31 @@ def test_a_killed_pool_process_is_resumed_within_the_lease(stage, recovered, ste
 
 
 @pytest.mark.timeout(150)
+def test_a_run_killed_before_its_first_moves_request_is_replaced_within_the_lease(stage, recovered):
+    """The run holds the lease and has taken its ticket, but has not claimed its batch yet."""
+    stage.start_workers()
+    # A new member's first run reads their files on Open Humans before it asks Moves anything.
+    fault = stage.fault("oh.exchange_member", status=503, delay=HOLD)
+    person = stage.connect()
+    stage.wait(fault.taken, BACKFILL_SECONDS, "the first run reading the member's files")
+    lease = person.row().lease_token
+    [pid] = stage.pool_pids()
+
+    os.kill(pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+
+    resume = stage.wait(lambda: resumed(person, lease), RESUME_SECONDS + 10, "a new run")
+    stage.wait_current(person)
+    end_state = stage.assert_end_state(person)
+    recovered(
+        f"pool process killed before its first Moves request (resumed after {resume:.1f} s)",
+        end_state,
+        time.monotonic() - killed_at,
+    )
+    assert resume <= RESUME_SECONDS
+
+
+@pytest.mark.timeout(150)
 @pytest.mark.parametrize("step", [STEPS[0], STEPS[2]], ids=step_id)
 def test_a_killed_machine_started_again_resumes_within_the_lease(stage, recovered, step):
     workers = stage.start_workers()
