@@ -15,9 +15,9 @@ capacity back, ``dispatch`` runs, one at a time under a Redis lock:
 3. It reserves each member's whole batch in both windows in one atomic step
    (``MovesQuota.reserve``) and queues one ``process_moves`` run for it, on
    the queue of the worker machine that keeps the member's history. The
-   batch is held under a ticket until the run starts
-   (``datauploader.tickets``): a run still queued when its minute ends gets
-   its member's batch of the next window, not a second run beside it.
+   batch is held under a ticket until the run is about to use it
+   (``datauploader.tickets``): a run that is late for its minute gets its
+   member's batch of the next window, not a second run beside it.
 
 A member without a batch gets no run at all. A run sends only its batch's
 requests, and only while the batch's server minute lasts; what it does not
@@ -200,18 +200,14 @@ class Dispatcher:
         kept = []
         for member in waiting:
             queued = member.queued
-            lost = queued is not None and (
-                member.run_died or (bool(queued.home) and queued.home not in homes.alive)
-            )
-            if queued is None or not lost:
-                kept.append(member)
-                continue
-            withdrawn = tickets.claim(self.client, member.pk, queued.id)
-            if withdrawn is not None:
+            machine_gone = queued is not None and bool(queued.home) and queued.home not in homes.alive
+            if queued is not None and (member.run_died or machine_gone):
+                withdrawn = tickets.claim(self.client, member.pk, queued.id)
+                if withdrawn is None:
+                    continue
                 self.quota.give_back(withdrawn)
-                member.queued = None
-                member.run_died = False
-                kept.append(member)
+                member.queued, member.run_died = None, False
+            kept.append(member)
         return kept
 
     def serves_next(self, pk: int) -> bool:
