@@ -65,6 +65,20 @@ def resumed(person, killed_lease: str) -> bool:
     return row.lease_token not in ("", killed_lease) or person.is_current()
 
 
+def kill_the_pool_process(stage, recovered, person, lease: str, when: str) -> float:
+    """SIGKILL the one pool process, see the member current again; returns the seconds until a new run."""
+    [pid] = stage.pool_pids()
+    os.kill(pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    resume = stage.wait(lambda: resumed(person, lease), RESUME_SECONDS + 10, "a new run")
+    stage.wait_current(person)
+    end_state = stage.assert_end_state(person)
+    recovered(
+        f"pool process killed {when} (resumed after {resume:.1f} s)", end_state, time.monotonic() - killed_at
+    )
+    return resume
+
+
 def step_id(step: Step) -> str:
     return step.name.replace(" ", "-").replace("'", "")
 
@@ -75,19 +89,9 @@ def test_a_killed_pool_process_is_resumed_within_the_lease(stage, recovered, ste
     stage.start_workers()
     person = stage.connect()
     lease = kill_at(stage, person, step)
-    [pid] = stage.pool_pids()
 
-    os.kill(pid, signal.SIGKILL)
-    killed_at = time.monotonic()
+    resume = kill_the_pool_process(stage, recovered, person, lease, step.name)
 
-    resume = stage.wait(lambda: resumed(person, lease), RESUME_SECONDS + 10, "a new run")
-    stage.wait_current(person)
-    end_state = stage.assert_end_state(person)
-    recovered(
-        f"pool process killed {step.name} (resumed after {resume:.1f} s)",
-        end_state,
-        time.monotonic() - killed_at,
-    )
     assert resume <= RESUME_SECONDS
     assert stage.workers.machines[0].process.poll() is None, "the worker's main process died"
 
@@ -101,19 +105,9 @@ def test_a_run_killed_before_its_first_moves_request_is_replaced_within_the_leas
     person = stage.connect()
     stage.wait(fault.taken, BACKFILL_SECONDS, "the first run reading the member's files")
     lease = person.row().lease_token
-    [pid] = stage.pool_pids()
 
-    os.kill(pid, signal.SIGKILL)
-    killed_at = time.monotonic()
+    resume = kill_the_pool_process(stage, recovered, person, lease, "before its first Moves request")
 
-    resume = stage.wait(lambda: resumed(person, lease), RESUME_SECONDS + 10, "a new run")
-    stage.wait_current(person)
-    end_state = stage.assert_end_state(person)
-    recovered(
-        f"pool process killed before its first Moves request (resumed after {resume:.1f} s)",
-        end_state,
-        time.monotonic() - killed_at,
-    )
     assert resume <= RESUME_SECONDS
 
 
