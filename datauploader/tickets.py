@@ -55,32 +55,24 @@ redis.call('srem', KEYS[2], ARGV[2])
 return value
 """
 
-# KEYS: the ticket; ARGV: ticket id, minute, size. Holds the new batch instead; returns the old value.
-_RENEW = f"""
+# KEYS: the ticket; ARGV: ticket id, then the new started mark, minute and size, each kept when
+# empty. Rewrites the ticket if it is still this one; returns its old value.
+_REWRITE = f"""
 local value = redis.call('get', KEYS[1])
 if not value then
   return false
 end
-local id, started, minute, size, home = string.match(value, '{_FIELDS}')
-if id ~= ARGV[1] then
+local fields = {{string.match(value, '{_FIELDS}')}}
+if fields[1] ~= ARGV[1] then
   return false
 end
-redis.call('set', KEYS[1], table.concat({{id, started, ARGV[2], ARGV[3], home}}, '|'), 'KEEPTTL')
+for i = 2, 4 do
+  if ARGV[i] ~= '' then
+    fields[i] = ARGV[i]
+  end
+end
+redis.call('set', KEYS[1], table.concat(fields, '|'), 'KEEPTTL')
 return value
-"""
-
-# KEYS: the ticket; ARGV: ticket id. Marks that the run took its member's lease; 1 if it is still this one.
-_START = f"""
-local value = redis.call('get', KEYS[1])
-if not value then
-  return 0
-end
-local id, started, minute, size, home = string.match(value, '{_FIELDS}')
-if id ~= ARGV[1] then
-  return 0
-end
-redis.call('set', KEYS[1], table.concat({{id, '1', minute, size, home}}, '|'), 'KEEPTTL')
-return 1
 """
 
 
@@ -157,7 +149,7 @@ def claim(client: redis.Redis, pk: int, ticket_id: str, *, unless_taken: bool = 
 
 def renew(client: redis.Redis, pk: int, ticket: Ticket, batch: Batch) -> Batch | None:
     """Hold ``batch`` instead, for the same queued run; the batch replaced, or None if the run claimed it."""
-    value = client.eval(_RENEW, 1, TICKET_KEY.format(pk=pk), ticket.id, batch.minute, batch.size)
+    value = client.eval(_REWRITE, 1, TICKET_KEY.format(pk=pk), ticket.id, "", batch.minute, batch.size)
     return Ticket.decode(value).batch if value else None
 
 
@@ -172,7 +164,7 @@ class RunTicket:
 
     def start(self) -> bool:
         """Mark the ticket as taken by a run holding the lease; False when it was forgotten or replaced."""
-        return bool(self.quota.client.eval(_START, 1, TICKET_KEY.format(pk=self.pk), self.id))
+        return bool(self.quota.client.eval(_REWRITE, 1, TICKET_KEY.format(pk=self.pk), self.id, "1", "", ""))
 
     def claim(self) -> Batch | None:
         """The batch, once; a lapsed one is first given the time its window's dispatch takes to renew it.
