@@ -1,13 +1,16 @@
 """Fixtures of the worker's tests: the quota as the server last described it, at a quiet moment."""
 
 import time
+from datetime import timedelta
 
 import pytest
 import redis
 import time_machine
+from django.utils import timezone
 from django.utils.http import http_date
 
 from apiclients.quota import MovesQuota, moves_quota
+from core.models import MovesMember, Priority
 
 
 def server_headers(minute_used: int = 0, hour_used: int = 0, at: float | None = None) -> dict[str, str]:
@@ -25,6 +28,16 @@ def into_this_minute(second: float, tick: bool):
     """Travel to ``second`` seconds into the current clock minute; the clock stands still unless ``tick``."""
     now = time.time()
     return time_machine.travel(now - now % 60 + second, tick=tick)
+
+
+def backfilling(make_member, minutes_ago: int = 5, wanted: int = 40, **fields) -> MovesMember:
+    """A member whose backfill has waited ``minutes_ago`` minutes for ``wanted`` more requests."""
+    return make_member(
+        sync_wanted_since=timezone.now() - timedelta(minutes=minutes_ago),
+        sync_priority=Priority.BACKFILL,
+        requests_wanted=wanted,
+        **fields,
+    )
 
 
 def told_quota(client: redis.Redis) -> MovesQuota:

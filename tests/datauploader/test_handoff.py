@@ -2,7 +2,6 @@
 
 import threading
 import time
-from datetime import timedelta
 
 import pytest
 import redis
@@ -14,7 +13,7 @@ from core.models import MovesMember, Priority
 from datauploader import handoff
 from datauploader.dispatch import Dispatcher
 from datauploader.sync import Sync
-from tests.datauploader.conftest import into_this_minute, server_headers, told_quota
+from tests.datauploader.conftest import backfilling, into_this_minute, server_headers, told_quota
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,14 +28,6 @@ def early_in_a_minute():
 @pytest.fixture
 def ticking_quota(redis_db: redis.Redis, early_in_a_minute) -> MovesQuota:
     return told_quota(redis_db)
-
-
-def backfilling(make_member, minutes_ago: int, wanted: int = 40) -> MovesMember:
-    return make_member(
-        sync_wanted_since=timezone.now() - timedelta(minutes=minutes_ago),
-        sync_priority=Priority.BACKFILL,
-        requests_wanted=wanted,
-    )
 
 
 def wait_in_thread(pk: int, quota: MovesQuota) -> tuple[threading.Thread, list]:

@@ -2,29 +2,18 @@
 
 import threading
 import time
-from datetime import timedelta
 
 import pytest
 import time_machine
 from django.utils import timezone
 
 from apiclients.quota import Batch, MovesQuota
-from core.models import MovesMember, Priority
 from datauploader import machines, tickets
 from datauploader.dispatch import Dispatcher
 from datauploader.tasks import process_moves
-from tests.datauploader.conftest import server_headers
+from tests.datauploader.conftest import backfilling, server_headers
 
 pytestmark = pytest.mark.django_db
-
-
-def backfilling(make_member, wanted: int = 40, **fields) -> MovesMember:
-    return make_member(
-        sync_wanted_since=timezone.now() - timedelta(minutes=5),
-        sync_priority=Priority.BACKFILL,
-        requests_wanted=wanted,
-        **fields,
-    )
 
 
 def dispatch(quota: MovesQuota):
